@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "stages/readers/orthomosaic_reader.hpp"
+
+#include <gdal_utils.h>
+#include <ogr_spatialref.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+
+#include "pipeline/errors.hpp"
+#include "pipeline/log.hpp"
+#include "stages/filters/index_kernels.hpp"
+
+namespace fieldrx {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+std::string lower_alnum(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c)) out += static_cast<char>(std::tolower(c));
+  }
+  return out;
+}
+
+bool same_grid(GDALDataset& a, GDALDataset& b) {
+  if (a.GetRasterXSize() != b.GetRasterXSize() || a.GetRasterYSize() != b.GetRasterYSize()) return false;
+  double ga[6], gb[6];
+  if (a.GetGeoTransform(ga) != CE_None || b.GetGeoTransform(gb) != CE_None) return true;  // pixel grids
+  for (int i = 0; i < 6; ++i) {
+    const double tolerance = 1e-9 * std::max({1.0, std::abs(ga[i]), std::abs(gb[i])});
+    if (std::abs(ga[i] - gb[i]) > tolerance) return false;
+  }
+  const OGRSpatialReference* sa = a.GetSpatialRef();
+  const OGRSpatialReference* sb = b.GetSpatialRef();
+  if (sa == nullptr || sb == nullptr) return sa == sb;
+  return sa->IsSame(sb);
+}
+
+// A /vsimem/ VRT that warps `source` onto the grid of `reference`.
+std::string warp_onto(const std::string& source, GDALDataset& reference, const std::string& resampling) {
+  static std::atomic<int> counter{0};
+  const std::string vrt = "/vsimem/fieldrx-onto-grid-" + std::to_string(counter++) + ".vrt";
+  double gt[6];
+  if (reference.GetGeoTransform(gt) != CE_None || gt[2] != 0 || gt[4] != 0) {
+    throw StageError(source + ": lies on another grid than the first file, and the first file has no "
+                     "north-up georeference to resample onto; give files on one grid");
+  }
+  const int w = reference.GetRasterXSize(), h = reference.GetRasterYSize();
+  const double xmin = gt[0], xmax = gt[0] + w * gt[1];
+  const double ymax = gt[3], ymin = gt[3] + h * gt[5];
+  char* wkt = nullptr;
+  const OGRSpatialReference* srs = reference.GetSpatialRef();
+  std::string target_srs;
+  if (srs) {
+    srs->exportToWkt(&wkt);
+    target_srs = wkt;
+    CPLFree(wkt);
+  }
+  std::vector<std::string> args = {"-of", "VRT", "-r", resampling,
+                                   "-te", std::to_string(std::min(xmin, xmax)), std::to_string(std::min(ymin, ymax)),
+                                   std::to_string(std::max(xmin, xmax)), std::to_string(std::max(ymin, ymax)),
+                                   "-ts", std::to_string(w), std::to_string(h)};
+  if (!target_srs.empty()) {
+    args.push_back("-t_srs");
+    args.push_back(target_srs);
+  }
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  GDALWarpAppOptions* options = GDALWarpAppOptionsNew(argv.data(), nullptr);
+  DatasetPtr src = open_raster(source);
+  GDALDatasetH handle = src.get();
+  int usage_error = 0;
+  CPLErrorReset();
+  GDALDatasetH warped = GDALWarp(vrt.c_str(), nullptr, 1, &handle, options, &usage_error);
+  GDALWarpAppOptionsFree(options);
+  if (warped == nullptr) throw IoError(source + ": cannot resample onto the first file's grid: " + last_gdal_error());
+  GDALClose(warped);
+  return vrt;
+}
+
+}  // namespace
+
+OrthomosaicReader::OrthomosaicReader()
+    : Reader({"readers.orthomosaic",
+              "orthomosaic GeoTIFF(s) -> reflectance band layers by role (nodata, alpha, masks -> NaN)",
+              "https://gdal.org/drivers/raster/gtiff.html"}) {}
+
+StringList OrthomosaicReader::known_roles() {
+  StringList roles;
+  for (BandRole role : kAllBandRoles) roles.emplace_back(band_role_name(role));
+  for (const auto& index : index_catalog()) roles.emplace_back(index.name);
+  roles.emplace_back("skip");
+  roles.emplace_back("alpha");
+  return roles;
+}
+
+std::string OrthomosaicReader::role_from_description(const std::string& description) {
+  static const std::map<std::string, std::string> aliases = {
+      {"blue", "blue"}, {"b", "blue"}, {"green", "green"}, {"g", "green"}, {"red", "red"},
+      {"r", "red"}, {"rededge", "red_edge"}, {"re", "red_edge"}, {"edge", "red_edge"},
+      {"nir", "nir"}, {"nearinfrared", "nir"}, {"nearir", "nir"}, {"alpha", "alpha"}};
+  std::string key = lower_alnum(description);
+  // "nir_842nm", "Red 668" -> drop a trailing wavelength.
+  while (!key.empty() && std::isdigit(static_cast<unsigned char>(key.back()))) key.pop_back();
+  if (key.size() > 2 && key.substr(key.size() - 2) == "nm") {
+    key.resize(key.size() - 2);
+    while (!key.empty() && std::isdigit(static_cast<unsigned char>(key.back()))) key.pop_back();
+  }
+  if (auto it = aliases.find(key); it != aliases.end()) return it->second;
+  if (find_index(key) != nullptr) return key;
+  return "";
+}
+
+void OrthomosaicReader::declare_options(OptionSet& options) {
+  options.add("files", files_, "one multi-band GeoTIFF, or one single-band GeoTIFF per band", StringList{})
+      .required();
+  options.add("bands", band_roles_,
+              "role of each band in file and band order (skip/alpha allowed); default: the band descriptions",
+              StringList{})
+      .choices(known_roles());
+  options.add("nodata", nodata_, "value that marks missing pixels (default: the file's nodata)",
+              std::numeric_limits<double>::quiet_NaN())
+      .unit("DN");
+  options.add("scale", scale_,
+              "reflectance per digital number, e.g. 1/65535 or 1/10000 (default: the file's scale, else 1)",
+              std::numeric_limits<double>::quiet_NaN())
+      .unit("1/DN")
+      .range(1e-12, 1e12);
+  options.add("offset", offset_, "reflectance added after scaling", 0.0).range(-1e12, 1e12);
+  options.add("resampling", resampling_, "resampling of files on another grid than the first", "bilinear")
+      .choices({"nearest", "bilinear", "cubic", "average"});
+}
+
+RasterLayout OrthomosaicReader::do_open() {
+  std::vector<DatasetPtr> datasets;
+  std::size_t total_bands = 0;
+  for (const auto& file : files_) {
+    datasets.push_back(open_raster(file));
+    total_bands += static_cast<std::size_t>(datasets.back()->GetRasterCount());
+  }
+  GDALDataset& first = *datasets.front();
+
+  // Band roles: given, or from the band descriptions (colour interpretation only for plain
+  // RGB(A) files: multispectral exports often carry wrong colour tags).
+  StringList roles = band_roles_;
+  if (!roles.empty() && roles.size() != total_bands) {
+    throw ConfigError("option 'bands' names " + std::to_string(roles.size()) + " roles, but the " +
+                      std::to_string(files_.size()) + " file(s) have " + std::to_string(total_bands) +
+                      " bands; give one role per band (use 'skip' for bands to ignore)");
+  }
+  if (roles.empty()) {
+    for (std::size_t f = 0; f < datasets.size(); ++f) {
+      GDALDataset& ds = *datasets[f];
+      const int count = ds.GetRasterCount();
+      StringList colour;
+      for (int b = 1; b <= count; ++b) {
+        switch (ds.GetRasterBand(b)->GetColorInterpretation()) {
+          case GCI_RedBand: colour.push_back("red"); break;
+          case GCI_GreenBand: colour.push_back("green"); break;
+          case GCI_BlueBand: colour.push_back("blue"); break;
+          case GCI_AlphaBand: colour.push_back("alpha"); break;
+          default: colour.push_back("");
+        }
+      }
+      const bool plain_rgb = (count == 3 || (count == 4 && colour[3] == "alpha")) &&
+                             colour[0] == "red" && colour[1] == "green" && colour[2] == "blue";
+      for (int b = 1; b <= count; ++b) {
+        std::string role = role_from_description(ds.GetRasterBand(b)->GetDescription());
+        if (role.empty() && (plain_rgb || colour[static_cast<std::size_t>(b - 1)] == "alpha")) {
+          role = colour[static_cast<std::size_t>(b - 1)];
+        }
+        if (role.empty()) {
+          throw ConfigError(files_[f] + ": band " + std::to_string(b) + " (description '" +
+                            ds.GetRasterBand(b)->GetDescription() +
+                            "') has no recognisable role; name every band with --bands, e.g. "
+                            "--bands blue,green,red,red_edge,nir");
+        }
+        roles.push_back(role);
+      }
+    }
+  }
+
+  RasterLayout layout;
+  layout.width = width_ = first.GetRasterXSize();
+  layout.height = height_ = first.GetRasterYSize();
+  double gt[6] = {0, 1, 0, 0, 0, 1};
+  if (first.GetGeoTransform(gt) == CE_None) std::copy(gt, gt + 6, layout.georef.geotransform.begin());
+  if (const OGRSpatialReference* srs = first.GetSpatialRef()) {
+    char* wkt = nullptr;
+    srs->exportToWkt(&wkt);
+    layout.georef.crs_wkt = wkt;
+    CPLFree(wkt);
+  }
+
+  paths_.clear();
+  bands_.clear();
+  std::size_t role_at = 0;
+  bool any_integer = false, file_scale_found = false;
+  double file_scale = 1, file_offset = 0;
+  for (std::size_t f = 0; f < datasets.size(); ++f) {
+    GDALDataset& ds = *datasets[f];
+    paths_.push_back(f == 0 || same_grid(first, ds) ? files_[f] : warp_onto(files_[f], first, resampling_));
+    const int count = ds.GetRasterCount();
+    int alpha_band = 0;
+    for (int b = 1; b <= count; ++b) {
+      if (roles[role_at + static_cast<std::size_t>(b - 1)] == "alpha") alpha_band = b;
+    }
+    for (int b = 1; b <= count; ++b, ++role_at) {
+      GDALRasterBand* band = ds.GetRasterBand(b);
+      SourceBand source;
+      source.file = f;
+      source.band = b;
+      const std::string& role = roles[role_at];
+      source.is_alpha = role == "alpha";
+      if (role != "skip" && role != "alpha") {
+        source.layer = layout.add_layer(role, RasterLayout::LayerKind::band,
+                                        files_[f] + " band " + std::to_string(b));
+      }
+      int has_nodata = 0;
+      const double file_nodata = band->GetNoDataValue(&has_nodata);
+      if (!std::isnan(nodata_)) {
+        source.has_nodata = true;
+        source.nodata = nodata_;
+      } else if (has_nodata) {
+        source.has_nodata = true;
+        source.nodata = file_nodata;
+      }
+      const int flags = band->GetMaskFlags();
+      // Alpha given by role, or a per-dataset mask (alpha band, .msk), masks every band;
+      // a per-band mask that is not plain nodata is read band by band.
+      source.use_mask_band = alpha_band == 0 && !(flags & GMF_ALL_VALID) && !(flags & GMF_NODATA);
+      const GDALDataType type = band->GetRasterDataType();
+      any_integer = any_integer || GDALDataTypeIsInteger(type);
+      int has_scale = 0, has_offset = 0;
+      const double s = band->GetScale(&has_scale), o = band->GetOffset(&has_offset);
+      if (source.layer >= 0 && has_scale && (s != 1 || (has_offset && o != 0)) && !file_scale_found) {
+        file_scale_found = true;
+        file_scale = s;
+        file_offset = has_offset ? o : 0;
+      }
+      bands_.push_back(source);
+    }
+  }
+  applied_offset_ = offset_;
+  if (!std::isnan(scale_)) {
+    applied_scale_ = scale_;
+  } else if (file_scale_found) {  // e.g. a UInt16 mosaic tagged with scale 1/65535
+    applied_scale_ = file_scale;
+    applied_offset_ = file_offset;
+  } else {
+    applied_scale_ = 1;
+  }
+  layout.reflectance = !(any_integer && std::isnan(scale_) && !file_scale_found);
+
+  bool any_layer = false;
+  for (const auto& source : bands_) any_layer = any_layer || source.layer >= 0;
+  if (!any_layer) throw ConfigError("every band is 'skip' or 'alpha'; nothing to read");
+
+  std::string role_list;
+  for (const auto& layer : layout.layers()) role_list += (role_list.empty() ? "" : ",") + layer.name;
+  summary_ = std::filesystem::path(files_.front()).filename().string() +
+             (files_.size() > 1 ? " +" + std::to_string(files_.size() - 1) + " files" : "") + " (" +
+             std::to_string(width_) + "x" + std::to_string(height_) + " px, " + role_list + ")";
+  return layout;
+}
+
+std::string OrthomosaicReader::describe() const { return summary_; }
+
+void OrthomosaicReader::do_read(Tile& tile) const {
+  ThreadState& state = thread_state_.local();
+  if (state.datasets.empty()) {
+    for (const auto& path : paths_) state.datasets.push_back(open_raster(path));
+  }
+  const PixelWindow& w = tile.window();
+  const std::size_t n = static_cast<std::size_t>(w.pixel_count());
+  const float scale = static_cast<float>(applied_scale_);
+  const float offset = static_cast<float>(applied_offset_);
+
+  for (std::size_t f = 0; f < paths_.size(); ++f) {
+    std::vector<int> band_numbers;
+    std::vector<const SourceBand*> wanted;
+    int alpha_band = 0;
+    for (const auto& source : bands_) {
+      if (source.file != f) continue;
+      if (source.is_alpha) alpha_band = source.band;
+      if (source.layer >= 0) {
+        band_numbers.push_back(source.band);
+        wanted.push_back(&source);
+      }
+    }
+    if (wanted.empty()) continue;
+    GDALDataset& ds = *state.datasets[f];
+    if (state.raw.size() < n * wanted.size()) state.raw.resize(n * wanted.size());
+    // All bands of the file in one call: GDAL converts to Float32 while copying blocks.
+    check_gdal(ds.RasterIO(GF_Read, w.col, w.row, w.width, w.height, state.raw.data(), w.width, w.height,
+                           GDT_Float32, static_cast<int>(band_numbers.size()), band_numbers.data(), 0, 0, 0,
+                           nullptr),
+               paths_[f] + ": reading " + w.describe());
+    for (std::size_t k = 0; k < wanted.size(); ++k) {
+      const SourceBand& source = *wanted[k];
+      const float* raw = state.raw.data() + k * n;
+      float* out = tile.layer(source.layer).ptr<float>();
+      const float nodata = source.has_nodata ? static_cast<float>(source.nodata) : kNaN;
+      for (std::size_t i = 0; i < n; ++i) {
+        const float v = raw[i];
+        out[i] = (v == nodata || !std::isfinite(v)) ? kNaN : v * scale + offset;
+      }
+    }
+    // Masks: an alpha band named by role masks the whole file; otherwise GDAL's mask band
+    // (alpha, per-dataset .msk, or per-band) where it is more than plain nodata.
+    auto apply_mask = [&](GDALRasterBand* mask_band, const std::vector<const SourceBand*>& targets) {
+      if (state.mask.size() < n) state.mask.resize(n);
+      check_gdal(mask_band->RasterIO(GF_Read, w.col, w.row, w.width, w.height, state.mask.data(), w.width,
+                                     w.height, GDT_Byte, 0, 0, nullptr),
+                 paths_[f] + ": reading the mask of " + w.describe());
+      for (const SourceBand* target : targets) {
+        float* out = tile.layer(target->layer).ptr<float>();
+        for (std::size_t i = 0; i < n; ++i) {
+          if (state.mask[i] == 0) out[i] = kNaN;
+        }
+      }
+    };
+    if (alpha_band != 0) {
+      apply_mask(ds.GetRasterBand(alpha_band), wanted);
+    } else {
+      GDALRasterBand* first_band = ds.GetRasterBand(wanted.front()->band);
+      if (wanted.front()->use_mask_band && (first_band->GetMaskFlags() & GMF_PER_DATASET)) {
+        apply_mask(first_band->GetMaskBand(), wanted);
+      } else {
+        for (const SourceBand* source : wanted) {
+          if (source->use_mask_band) apply_mask(ds.GetRasterBand(source->band)->GetMaskBand(), {source});
+        }
+      }
+    }
+  }
+}
+
+}  // namespace fieldrx

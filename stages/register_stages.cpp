@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+// The one place stages are registered: one line each.
+#include "pipeline/registry.hpp"
+#include "stages/filters/indices_filter.hpp"
+#include "stages/readers/orthomosaic_reader.hpp"
+#include "stages/writers/cog_writer.hpp"
+
+namespace fieldrx {
+
+const StageRegistry& stage_registry() {
+  static const StageRegistry registry = [] {
+    StageRegistry r;
+    r.add<OrthomosaicReader>();
+    r.add<IndicesFilter>();
+    r.add<CogWriter>();
+    return r;
+  }();
+  return registry;
+}
+
+}  // namespace fieldrx
