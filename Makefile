@@ -1,0 +1,32 @@
+# fieldrx: the two commands of the README, and their parts.
+#   make demo   install what is missing, build, run the main job on the bundled sample
+#   make test   install what is missing, build, run every test (also under ASan+UBSan)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: deps build demo test test-fast test-sanitize clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(BUILD)/fieldrx
+
+test-fast: build
+	@scripts/test-deps.sh $(BUILD)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-sanitize: deps
+	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFIELDRX_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD)-asan -j $(JOBS)
+	@scripts/test-deps.sh $(BUILD)-asan
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE slow
+
+test: test-fast test-sanitize
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan
