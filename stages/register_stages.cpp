@@ -4,6 +4,7 @@
 #include "stages/filters/indices_filter.hpp"
 #include "stages/readers/orthomosaic_reader.hpp"
 #include "stages/writers/cog_writer.hpp"
+#include "stages/writers/preview_writer.hpp"
 
 namespace fieldrx {
 
@@ -13,6 +14,7 @@ const StageRegistry& stage_registry() {
     r.add<OrthomosaicReader>();
     r.add<IndicesFilter>();
     r.add<CogWriter>();
+    r.add<PreviewWriter>();
     return r;
   }();
   return registry;
