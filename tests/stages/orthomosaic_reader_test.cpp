@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "pipeline/config.hpp"
+#include "pipeline/errors.hpp"
+#include "pipeline/runner.hpp"
+#include "stages/readers/orthomosaic_reader.hpp"
+#include "tests/support/synthetic_raster.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace fieldrx;
+
+namespace {
+
+// Runs reader -> NDVI -> COG and returns the NDVI values.
+std::vector<double> ndvi_of(const std::string& reader_yaml, const std::string& out_dir, int* width = nullptr) {
+  const std::string yaml = "pipeline:\n  - {type: readers.orthomosaic, " + reader_yaml + "}\n"
+                           "  - {type: filters.indices, indices: [ndvi]}\n"
+                           "  - {type: writers.cog, directory: '" + out_dir + "', overviews: false}\n"
+                           "execution: {tile_px: 64}\n";
+  Pipeline pipeline = build_pipeline(parse_config(YAML::Load(yaml), "reader-test"), stage_registry());
+  pipeline.execution.quiet = true;
+  run_pipeline(pipeline);
+  return test::read_band(out_dir + "/ndvi.tif", 1, width);
+}
+
+std::string error_of(const std::string& reader_yaml, const std::string& out_dir) {
+  try {
+    ndvi_of(reader_yaml, out_dir);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("band roles come from band descriptions in many spellings", "[stage][reader]") {
+  // Guards role detection for DJI Terra / Pix4D / ODM band names.
+  CHECK(OrthomosaicReader::role_from_description("NIR") == "nir");
+  CHECK(OrthomosaicReader::role_from_description("Red edge") == "red_edge");
+  CHECK(OrthomosaicReader::role_from_description("RedEdge") == "red_edge");
+  CHECK(OrthomosaicReader::role_from_description("red_edge") == "red_edge");
+  CHECK(OrthomosaicReader::role_from_description("Blue-450nm") == "blue");
+  CHECK(OrthomosaicReader::role_from_description("nir_842nm") == "nir");
+  CHECK(OrthomosaicReader::role_from_description("NDVI") == "ndvi");
+  CHECK(OrthomosaicReader::role_from_description("Band 1").empty());
+}
+
+TEST_CASE("UInt16 with nodata, scale and alpha reads as NaN-masked reflectance", "[stage][reader]") {
+  // Guards nodata values and alpha masks becoming NaN, and the reflectance scale.
+  test::TempDir dir;
+  test::SyntheticRaster spec;
+  spec.width = 100;
+  spec.height = 70;
+  spec.bands = 5;
+  spec.nodata = 65535;
+  spec.alpha = true;
+  spec.descriptions = {"Blue", "Green", "Red", "RedEdge", "NIR"};
+  spec.value = [](int b, int x, int y) { return x == 5 && y == 5 ? 65535.0 : (b == 2 ? 6554.0 : b == 4 ? 32768.0 : 1000.0); };
+  spec.opacity = [](int x, int y) { return x < 10 && y > 60 ? 0 : 255; };
+  test::write_synthetic_raster(spec, dir.file("a.tif"));
+  int w = 0;
+  const auto ndvi = ndvi_of("files: ['" + dir.file("a.tif") + "'], scale: 1/65535", dir.file("out"), &w);
+  CHECK(ndvi[0] == Approx((32768.0 - 6554.0) / (32768.0 + 6554.0)).epsilon(1e-6));
+  CHECK(std::isnan(ndvi[5 * w + 5]));    // nodata value
+  CHECK(std::isnan(ndvi[65 * w + 3]));   // alpha = 0
+  CHECK_FALSE(std::isnan(ndvi[65 * w + 30]));
+}
+
+TEST_CASE("one single-band file per band equals the multi-band file", "[stage][reader]") {
+  // Guards the DJI Terra / Pix4D per-band export layout, including a band on another grid.
+  test::TempDir dir;
+  const std::string mosaic = test::source_path("samples/plantcv-615/615.tif");
+  std::string files;
+  const char* names[] = {"b", "g", "r", "re", "n"};
+  for (int b = 1; b <= 5; ++b) {
+    const std::string path = dir.file(std::string(names[b - 1]) + ".tif");
+    REQUIRE(test::run_command("gdal_translate -q -b " + std::to_string(b) + " '" + mosaic + "' '" + path + "'").exit_code == 0);
+    files += (b > 1 ? ", '" : "'") + path + "'";
+  }
+  const auto whole = ndvi_of("files: ['" + mosaic + "'], bands: [blue, green, red, red_edge, nir], nodata: -10000", dir.file("whole"));
+  const auto split = ndvi_of("files: [" + files + "], bands: [blue, green, red, red_edge, nir], nodata: -10000", dir.file("split"));
+  REQUIRE(whole.size() == split.size());
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    if (std::isnan(whole[i])) {
+      CHECK(std::isnan(split[i]));
+    } else {
+      CHECK(split[i] == whole[i]);
+    }
+  }
+  // The NIR band at half resolution is resampled onto the first file's grid, not rejected.
+  REQUIRE(test::run_command("gdalwarp -q -tr 0.0712 0.0709 -r average '" + dir.file("n.tif") + "' '" + dir.file("n_coarse.tif") + "'").exit_code == 0);
+  const std::string coarse_files = "'" + dir.file("b.tif") + "', '" + dir.file("g.tif") + "', '" + dir.file("r.tif") + "', '" + dir.file("re.tif") + "', '" + dir.file("n_coarse.tif") + "'";
+  int w = 0;
+  const auto resampled = ndvi_of("files: [" + coarse_files + "], bands: [blue, green, red, red_edge, nir], nodata: -10000", dir.file("coarse"), &w);
+  REQUIRE(resampled.size() == whole.size());
+  double sum_whole = 0, sum_resampled = 0;
+  int n = 0;
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    if (std::isfinite(whole[i]) && std::isfinite(resampled[i])) {
+      sum_whole += whole[i];
+      sum_resampled += resampled[i];
+      ++n;
+    }
+  }
+  REQUIRE(n > 10000);
+  CHECK(sum_resampled / n == Approx(sum_whole / n).margin(0.01));
+}
+
+TEST_CASE("reader errors say which file and band and what to give", "[stage][reader]") {
+  // Guards the messages for the commonest mistakes: wrong role count, unknown roles, missing file.
+  test::TempDir dir;
+  const std::string mosaic = test::source_path("samples/plantcv-615/615.tif");
+  CHECK_THAT(error_of("files: ['" + mosaic + "'], bands: [red, nir]", dir.file("o")),
+             Catch::Contains("option 'bands' names 2 roles, but the 1 file(s) have 5 bands"));
+  CHECK_THAT(error_of("files: ['" + mosaic + "']", dir.file("o")),
+             Catch::Contains("band 1 (description '') has no recognisable role; name every band with --bands"));
+  CHECK_THAT(error_of("files: ['" + dir.file("missing.tif") + "']", dir.file("o")),
+             Catch::Contains("missing.tif: cannot open as a raster"));
+  CHECK_THAT(error_of("files: ['" + mosaic + "'], bands: [blue, green, red, red, nir]", dir.file("o")),
+             Catch::Contains("layer 'red' is produced twice"));
+  CHECK_THAT(error_of("files: ['" + mosaic + "'], bands: [blue, green, skip, red_edge, nir]", dir.file("o")),
+             Catch::Contains("index 'ndvi' needs band role 'red', but the image provides [blue, green, red_edge, nir]"));
+}
