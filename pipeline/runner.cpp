@@ -80,7 +80,7 @@ RunReport run_pipeline(Pipeline& pipeline) {
                       std::to_string(settings.memory_mb) + " MiB allows; use a smaller --tile or a larger --memory-mb");
   }
   const int tokens = tokens_for_budget(budget - gdal_cache, bytes_per_tile, threads);
-  log_info(pipeline.reader->describe() + ": " + std::to_string(threads) + " threads, " +
+  if (!settings.quiet) log_info(pipeline.reader->describe() + ": " + std::to_string(threads) + " threads, " +
            std::to_string(tokens) + " tiles of " + std::to_string(tile_px) + " px in flight (" +
            std::to_string((tokens * bytes_per_tile) >> 20) + " MiB + " + std::to_string(gdal_cache >> 20) +
            " MiB GDAL cache, budget " + std::to_string(settings.memory_mb) + " MiB)");

@@ -9,6 +9,7 @@ packages=(
   # libraries (design card + well-kept helpers)
   libgdal-dev gdal-bin libopencv-dev libtbb-dev libproj-dev proj-bin
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libmuparser-dev libexiv2-dev
+  libtinyxml2-dev libzip-dev
   # tests: independent readers and validators
   catch2 python3-gdal python3-numpy libxml2-utils zip unzip
 )
