@@ -43,14 +43,19 @@ int resolve_threads(int requested) {
   return requested > 0 ? requested : tbb::info::default_concurrency();
 }
 
-std::vector<PixelWindow> tile_windows(int width, int height, int tile_px) {
+std::vector<PixelWindow> tile_windows(const PixelWindow& region, int tile_px) {
   std::vector<PixelWindow> windows;
-  for (int row = 0; row < height; row += tile_px) {
-    for (int col = 0; col < width; col += tile_px) {
-      windows.push_back({col, row, std::min(tile_px, width - col), std::min(tile_px, height - row)});
+  const int col_end = region.col + region.width, row_end = region.row + region.height;
+  for (int row = region.row; row < row_end; row += tile_px) {
+    for (int col = region.col; col < col_end; col += tile_px) {
+      windows.push_back({col, row, std::min(tile_px, col_end - col), std::min(tile_px, row_end - row)});
     }
   }
   return windows;
+}
+
+std::vector<PixelWindow> tile_windows(int width, int height, int tile_px) {
+  return tile_windows(PixelWindow{0, 0, width, height}, tile_px);
 }
 
 int tokens_for_budget(long long budget_bytes, long long bytes_per_tile, int threads) {
@@ -58,18 +63,12 @@ int tokens_for_budget(long long budget_bytes, long long bytes_per_tile, int thre
   return static_cast<int>(std::clamp<long long>(fit, 1, 4LL * threads));
 }
 
-RunReport run_pipeline(Pipeline& pipeline) {
-  const auto start = std::chrono::steady_clock::now();
-  const ExecutionSettings& settings = pipeline.execution;
+long long run_tile_pass(const TilePass& pass, const RasterLayout& layout, const ExecutionSettings& settings) {
   const int threads = resolve_threads(settings.threads);
   const long long budget = static_cast<long long>(settings.memory_mb) << 20;
   const long long gdal_cache = gdal_cache_for_budget(budget);
   configure_gdal(gdal_cache);
-
-  RasterLayout layout = pipeline.reader->open();
-  for (auto& filter : pipeline.filters) filter->prepare(layout);
-
-  const int tile_px = std::min({settings.tile_px, std::max(layout.width, 16), std::max(layout.height, 16)});
+  const int tile_px = std::max(16, std::min({settings.tile_px, std::max(pass.region.width, 16), std::max(pass.region.height, 16)}));
   const long long max_pixels = static_cast<long long>(tile_px) * tile_px;
   // Each tile holds every layer as float, plus the reader's raw read buffer (<= same size).
   const long long bytes_per_tile = max_pixels * static_cast<long long>(sizeof(float)) *
@@ -80,58 +79,80 @@ RunReport run_pipeline(Pipeline& pipeline) {
                       std::to_string(settings.memory_mb) + " MiB allows; use a smaller --tile or a larger --memory-mb");
   }
   const int tokens = tokens_for_budget(budget - gdal_cache, bytes_per_tile, threads);
-  if (!settings.quiet) log_info(pipeline.reader->describe() + ": " + std::to_string(threads) + " threads, " +
-           std::to_string(tokens) + " tiles of " + std::to_string(tile_px) + " px in flight (" +
-           std::to_string((tokens * bytes_per_tile) >> 20) + " MiB + " + std::to_string(gdal_cache >> 20) +
-           " MiB GDAL cache, budget " + std::to_string(settings.memory_mb) + " MiB)");
-
-  for (auto& writer : pipeline.writers) writer->open(layout, settings);
-  const std::vector<PixelWindow> windows = tile_windows(layout.width, layout.height, tile_px);
+  if (!settings.quiet) {
+    log_info(pass.reader->describe() + ": " + std::to_string(threads) + " threads, " + std::to_string(tokens) +
+             " tiles of " + std::to_string(tile_px) + " px in flight (" +
+             std::to_string((tokens * bytes_per_tile) >> 20) + " MiB + " + std::to_string(gdal_cache >> 20) +
+             " MiB GDAL cache, budget " + std::to_string(settings.memory_mb) + " MiB)");
+  }
+  const std::vector<PixelWindow> windows = tile_windows(pass.region, tile_px);
   TilePool pool(layout.layers().size(), static_cast<std::size_t>(max_pixels));
-  ProgressBar progress("tiles", static_cast<long long>(windows.size()),
+  ProgressBar progress(pass.progress_label, static_cast<long long>(windows.size()),
                        !settings.quiet && (settings.force_progress || stderr_is_terminal()));
-  try {
-    std::size_t next = 0;
-    tbb::task_arena arena(threads);
-    arena.execute([&] {
-      tbb::parallel_pipeline(
-          static_cast<std::size_t>(tokens),
-          tbb::make_filter<void, Tile*>(tbb::filter_mode::serial_in_order,
-                                        [&](tbb::flow_control& control) -> Tile* {
-                                          if (next == windows.size()) {
-                                            control.stop();
-                                            return nullptr;
-                                          }
-                                          Tile* tile = pool.acquire();
-                                          tile->reset(windows[next++], layout.georef);
-                                          return tile;
-                                        }) &
-              tbb::make_filter<Tile*, Tile*>(tbb::filter_mode::parallel,
-                                             [&](Tile* tile) {
-                                               try {
-                                                 pipeline.reader->read(*tile);
-                                                 for (const auto& filter : pipeline.filters) filter->process(*tile);
-                                               } catch (...) {
-                                                 rethrow_with_context(tile->window().describe());
+  std::size_t next = 0;
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_pipeline(
+        static_cast<std::size_t>(tokens),
+        tbb::make_filter<void, Tile*>(tbb::filter_mode::serial_in_order,
+                                      [&](tbb::flow_control& control) -> Tile* {
+                                        if (next == windows.size()) {
+                                          control.stop();
+                                          return nullptr;
+                                        }
+                                        Tile* tile = pool.acquire();
+                                        tile->reset(windows[next++], layout.georef);
+                                        return tile;
+                                      }) &
+            tbb::make_filter<Tile*, Tile*>(tbb::filter_mode::parallel,
+                                           [&](Tile* tile) {
+                                             try {
+                                               pass.reader->read(*tile);
+                                               for (const Filter* filter : pass.filters) filter->process(*tile);
+                                               for (const Aggregator* aggregator : pass.aggregators) {
+                                                 tile->partials().push_back(aggregator->accumulate(*tile));
                                                }
-                                               return tile;
-                                             }) &
-              tbb::make_filter<Tile*, void>(tbb::filter_mode::serial_in_order, [&](Tile* tile) {
-                for (auto& writer : pipeline.writers) writer->write(*tile);
-                pool.release(tile);
-                progress.advance(1);
-              }));
-    });
-    progress.finish();
+                                             } catch (...) {
+                                               rethrow_with_context(tile->window().describe());
+                                             }
+                                             return tile;
+                                           }) &
+            tbb::make_filter<Tile*, void>(tbb::filter_mode::serial_in_order, [&](Tile* tile) {
+              for (std::size_t i = 0; i < pass.aggregators.size(); ++i) {
+                pass.aggregators[i]->merge(std::move(tile->partials()[i]));
+              }
+              for (Writer* writer : pass.writers) writer->write(*tile);
+              pool.release(tile);
+              progress.advance(1);
+            }));
+  });
+  progress.finish();
+  return static_cast<long long>(windows.size());
+}
+
+RunReport run_pipeline(Pipeline& pipeline) {
+  const auto start = std::chrono::steady_clock::now();
+  configure_gdal(gdal_cache_for_budget(static_cast<long long>(pipeline.execution.memory_mb) << 20));
+  RasterLayout layout = pipeline.reader->open();
+  TilePass pass;
+  pass.reader = pipeline.reader.get();
+  for (auto& filter : pipeline.filters) {
+    filter->prepare(layout);
+    pass.filters.push_back(filter.get());
+  }
+  for (auto& writer : pipeline.writers) {
+    writer->open(layout, pipeline.execution);
+    pass.writers.push_back(writer.get());
+  }
+  pass.region = {0, 0, layout.width, layout.height};
+  RunReport report;
+  try {
+    report.tiles = run_tile_pass(pass, layout, pipeline.execution);
     for (auto& writer : pipeline.writers) writer->finish();
   } catch (...) {
     for (auto& writer : pipeline.writers) writer->abort();
     throw;
   }
-
-  RunReport report;
-  report.tiles = static_cast<long long>(windows.size());
-  report.tokens = tokens;
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (const auto& writer : pipeline.writers) {
     for (const auto& path : writer->outputs()) report.outputs.push_back(path);

@@ -37,6 +37,21 @@ void Filter::process(Tile& tile) const {
   in_context([&] { do_process(tile); });
 }
 
+void Aggregator::prepare(const RasterLayout& layout) {
+  in_context([&] {
+    options().check_required();
+    do_prepare(layout);
+  });
+}
+
+std::unique_ptr<AggregatePartial> Aggregator::accumulate(const Tile& tile) const {
+  return in_context([&] { return do_accumulate(tile); });
+}
+
+void Aggregator::merge(std::unique_ptr<AggregatePartial> partial) {
+  in_context([&] { do_merge(std::move(partial)); });
+}
+
 void Writer::open(const RasterLayout& layout, const ExecutionSettings& settings) {
   in_context([&] {
     options().check_required();

@@ -89,6 +89,23 @@ class Filter : public Stage {
   virtual void do_process(Tile& tile) const = 0;
 };
 
+// Whole-field work (statistics, grids): per-tile partials computed in parallel, merged in
+// raster order by the serial step, so the result is the same at any thread count.
+class Aggregator : public Stage {
+ public:
+  void prepare(const RasterLayout& layout);
+  std::unique_ptr<AggregatePartial> accumulate(const Tile& tile) const;  // parallel
+  void merge(std::unique_ptr<AggregatePartial> partial);                 // serial, tile order
+
+ protected:
+  using Stage::Stage;
+
+ private:
+  virtual void do_prepare(const RasterLayout& layout) = 0;
+  virtual std::unique_ptr<AggregatePartial> do_accumulate(const Tile& tile) const = 0;
+  virtual void do_merge(std::unique_ptr<AggregatePartial> partial) = 0;
+};
+
 class Writer : public Stage {
  public:
   void open(const RasterLayout& layout, const ExecutionSettings& settings);

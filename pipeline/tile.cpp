@@ -40,6 +40,7 @@ Tile::Tile(std::size_t layer_count, std::size_t max_pixels)
 void Tile::reset(const PixelWindow& window, const GeoReference& raster_georef) {
   window_ = window;
   georef_ = raster_georef.window(window.col, window.row);
+  partials_.clear();
   for (std::size_t i = 0; i < storage_.size(); ++i) {
     layers_[i] = cv::Mat(window.height, window.width, CV_32F, storage_[i].data());
   }

@@ -5,6 +5,7 @@
 // its cv::Mat layers are headers over that storage sized to the current window, so a pass
 // allocates each buffer once per token, not once per tile (see docs/performance notes).
 #include <opencv2/core.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,12 @@ class RasterLayout {
   std::vector<Layer> layers_;
 };
 
+// What an aggregator gathered from one tile; merged into the whole in tile order.
+class AggregatePartial {
+ public:
+  virtual ~AggregatePartial() = default;
+};
+
 class Tile {
  public:
   explicit Tile(std::size_t layer_count, std::size_t max_pixels);
@@ -57,12 +64,15 @@ class Tile {
   cv::Mat& layer(int index) { return layers_[static_cast<std::size_t>(index)]; }
   const cv::Mat& layer(int index) const { return layers_[static_cast<std::size_t>(index)]; }
   std::size_t layer_count() const { return layers_.size(); }
+  // One entry per aggregator of the pass, filled by the parallel step, taken by the serial one.
+  std::vector<std::unique_ptr<AggregatePartial>>& partials() { return partials_; }
 
  private:
   PixelWindow window_;
   GeoReference georef_;
   std::vector<std::vector<float>> storage_;
   std::vector<cv::Mat> layers_;
+  std::vector<std::unique_ptr<AggregatePartial>> partials_;
 };
 
 }  // namespace fieldrx
