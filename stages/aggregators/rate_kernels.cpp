@@ -32,8 +32,12 @@ std::string number(double value, int decimals) {
 }
 
 // Safe-side rounding of advice to 0.1: a maximum is rounded down, a minimum up.
-double round_down_to_tenth(double value) { return std::floor(value * 10.0 + 1e-9) / 10.0; }
-double round_up_to_tenth(double value) { return std::ceil(value * 10.0 - 1e-9) / 10.0; }
+double round_down_to_tenth(double value) {
+  return std::floor(value * 10.0 + 1e-9) / 10.0;
+}
+double round_up_to_tenth(double value) {
+  return std::ceil(value * 10.0 - 1e-9) / 10.0;
+}
 
 void require_finite_non_negative(double value, const std::string& where, const std::string& what,
                                  const std::string& hint) {
@@ -60,7 +64,9 @@ void require_zone_list(std::size_t given, int zone_count, const std::string& whe
   }
 }
 
-std::string zone_label(std::size_t index) { return "zone " + std::to_string(index + 1); }
+std::string zone_label(std::size_t index) {
+  return "zone " + std::to_string(index + 1);
+}
 
 int ceil_with_slack(double quotient) {
   return static_cast<int>(std::ceil(quotient - kRelativeSlack * quotient));
@@ -85,10 +91,14 @@ std::int32_t checked_raw(double rate, double counts_per_unit, const std::string&
 
 std::string_view rate_unit_name(RateUnit unit) {
   switch (unit) {
-    case RateUnit::l_per_ha: return "L/ha";
-    case RateUnit::kg_per_ha: return "kg/ha";
-    case RateUnit::l_per_mu: return "L/mu";
-    case RateUnit::kg_per_mu: return "kg/mu";
+    case RateUnit::l_per_ha:
+      return "L/ha";
+    case RateUnit::kg_per_ha:
+      return "kg/ha";
+    case RateUnit::l_per_mu:
+      return "L/mu";
+    case RateUnit::kg_per_mu:
+      return "kg/mu";
   }
   return "?";
 }
@@ -97,8 +107,8 @@ std::optional<RateUnit> rate_unit_from_name(std::string_view name) {
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (RateUnit unit : {RateUnit::l_per_ha, RateUnit::kg_per_ha, RateUnit::l_per_mu,
-                        RateUnit::kg_per_mu}) {
+  for (RateUnit unit :
+       {RateUnit::l_per_ha, RateUnit::kg_per_ha, RateUnit::l_per_mu, RateUnit::kg_per_mu}) {
     std::string known(rate_unit_name(unit));
     std::transform(known.begin(), known.end(), known.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -111,15 +121,22 @@ bool is_volume_rate(RateUnit unit) {
   return unit == RateUnit::l_per_ha || unit == RateUnit::l_per_mu;
 }
 
-bool is_per_mu(RateUnit unit) { return unit == RateUnit::l_per_mu || unit == RateUnit::kg_per_mu; }
+bool is_per_mu(RateUnit unit) {
+  return unit == RateUnit::l_per_mu || unit == RateUnit::kg_per_mu;
+}
 
-double per_mu_to_per_ha(double rate_per_mu) { return rate_per_mu * kMuPerHectare; }
-double per_ha_to_per_mu(double rate_per_ha) { return rate_per_ha / kMuPerHectare; }
+double per_mu_to_per_ha(double rate_per_mu) {
+  return rate_per_mu * kMuPerHectare;
+}
+double per_ha_to_per_mu(double rate_per_ha) {
+  return rate_per_ha / kMuPerHectare;
+}
 
 double convert_rate(double rate, RateUnit from, RateUnit to) {
   if (is_volume_rate(from) != is_volume_rate(to)) {
-    throw std::invalid_argument("convert_rate: cannot convert " + std::string(rate_unit_name(from)) +
-                                " to " + std::string(rate_unit_name(to)) +
+    throw std::invalid_argument("convert_rate: cannot convert " +
+                                std::string(rate_unit_name(from)) + " to " +
+                                std::string(rate_unit_name(to)) +
                                 ": volume and mass rates need the product's density; convert "
                                 "between L/ha and L/mu, or kg/ha and kg/mu");
   }
@@ -127,7 +144,9 @@ double convert_rate(double rate, RateUnit from, RateUnit to) {
   return is_per_mu(to) ? per_ha_to_per_mu(per_ha) : per_ha;
 }
 
-double hectares_from_m2(double area_m2) { return area_m2 / kSquareMetresPerHectare; }
+double hectares_from_m2(double area_m2) {
+  return area_m2 / kSquareMetresPerHectare;
+}
 
 std::int32_t ddi_0001_raw_from_l_per_ha(double rate_l_per_ha) {
   return checked_raw(rate_l_per_ha, 10000.0, "ddi_0001_raw_from_l_per_ha", "L/ha");
@@ -137,8 +156,12 @@ std::int32_t ddi_0006_raw_from_kg_per_ha(double rate_kg_per_ha) {
   return checked_raw(rate_kg_per_ha, 100.0, "ddi_0006_raw_from_kg_per_ha", "kg/ha");
 }
 
-double l_per_ha_from_ddi_0001_raw(std::int32_t raw) { return raw / 10000.0; }
-double kg_per_ha_from_ddi_0006_raw(std::int32_t raw) { return raw / 100.0; }
+double l_per_ha_from_ddi_0001_raw(std::int32_t raw) {
+  return raw / 10000.0;
+}
+double kg_per_ha_from_ddi_0006_raw(std::int32_t raw) {
+  return raw / 100.0;
+}
 
 DdiSetpoint isoxml_setpoint(double rate, RateUnit unit) {
   const double per_ha = is_per_mu(unit) ? per_mu_to_per_ha(rate) : rate;
@@ -184,8 +207,8 @@ PiecewiseLinearRate::PiecewiseLinearRate(std::vector<RatePoint> points)
       throw std::invalid_argument(where + ": point " + std::to_string(i) + " has index value " +
                                   number(points_[i].index_value, 6) + "; it must be finite");
     }
-    require_finite_non_negative(points_[i].rate, where,
-                                "the rate of point " + std::to_string(i), "");
+    require_finite_non_negative(points_[i].rate, where, "the rate of point " + std::to_string(i),
+                                "");
   }
   std::sort(points_.begin(), points_.end(),
             [](const RatePoint& a, const RatePoint& b) { return a.index_value < b.index_value; });
@@ -202,9 +225,9 @@ double PiecewiseLinearRate::rate_at(double index_value) const {
   if (std::isnan(index_value)) return kNaN;
   if (index_value <= points_.front().index_value) return points_.front().rate;
   if (index_value >= points_.back().index_value) return points_.back().rate;
-  const auto upper = std::upper_bound(
-      points_.begin(), points_.end(), index_value,
-      [](double x, const RatePoint& point) { return x < point.index_value; });
+  const auto upper =
+      std::upper_bound(points_.begin(), points_.end(), index_value,
+                       [](double x, const RatePoint& point) { return x < point.index_value; });
   const RatePoint& right = *upper;
   const RatePoint& left = *(upper - 1);
   const double t = (index_value - left.index_value) / (right.index_value - left.index_value);
@@ -280,9 +303,10 @@ ClampedRates clamp_zone_rates(std::span<const double> rate_per_zone, RateUnit un
   std::string flight;  // "at 7 m/s with a 9 m swath"
   if (sprayer) {
     if (!is_volume_rate(unit)) {
-      throw std::invalid_argument(where + ": a sprayer's flow envelope (L/min) applies to liquid "
-                                  "rates, but the rates are in " + unit_name +
-                                  "; give L/ha or L/mu rates, or no sprayer");
+      throw std::invalid_argument(where +
+                                  ": a sprayer's flow envelope (L/min) applies to liquid "
+                                  "rates, but the rates are in " +
+                                  unit_name + "; give L/ha or L/mu rates, or no sprayer");
     }
     require_finite_positive(sprayer->swath_m, where, "swath_m",
                             " (effective swath in metres, 5-11 m for DJI Agras)");
@@ -292,11 +316,10 @@ ClampedRates clamp_zone_rates(std::span<const double> rate_per_zone, RateUnit un
     require_finite_positive(sprayer->max_flow_l_per_min, where, "max_flow_l_per_min",
                             " (the pump's maximum flow)");
     if (sprayer->min_flow_l_per_min > sprayer->max_flow_l_per_min) {
-      throw std::invalid_argument(where + ": min_flow_l_per_min " +
-                                  number(sprayer->min_flow_l_per_min, 3) +
-                                  " is above max_flow_l_per_min " +
-                                  number(sprayer->max_flow_l_per_min, 3) +
-                                  "; the pump's range needs min <= max");
+      throw std::invalid_argument(
+          where + ": min_flow_l_per_min " + number(sprayer->min_flow_l_per_min, 3) +
+          " is above max_flow_l_per_min " + number(sprayer->max_flow_l_per_min, 3) +
+          "; the pump's range needs min <= max");
     }
     pump_min_rate = convert_rate(rate_l_per_ha_for_flow(sprayer->min_flow_l_per_min,
                                                         sprayer->swath_m, sprayer->speed_m_per_s),
@@ -316,17 +339,17 @@ ClampedRates clamp_zone_rates(std::span<const double> rate_per_zone, RateUnit un
     const double speed = sprayer->speed_m_per_s;
     const std::string pump_range = "the pump's " + number(sprayer->min_flow_l_per_min, 2) + "-" +
                                    number(sprayer->max_flow_l_per_min, 2) + " L/min delivers " +
-                                   number(pump_min_rate, 2) + "-" + number(pump_max_rate, 2) +
-                                   " " + unit_name;
+                                   number(pump_min_rate, 2) + "-" + number(pump_max_rate, 2) + " " +
+                                   unit_name;
     const std::string label_range = "the label's " + number(label.min_rate, 2) + "-" +
                                     number(label.max_rate, 2) + " " + unit_name;
     if (pump_max_rate < label.min_rate * (1.0 - kRelativeSlack)) {
       const double rate = l_per_ha(label.min_rate);
       throw std::invalid_argument(
-          where + ": " + flight + " " + pump_range + ", all below " + label_range +
-          "; fly at ≤ " +
-          number(round_down_to_tenth(speed_m_per_s_for_flow(rate, swath,
-                                                            sprayer->max_flow_l_per_min)), 1) +
+          where + ": " + flight + " " + pump_range + ", all below " + label_range + "; fly at ≤ " +
+          number(
+              round_down_to_tenth(speed_m_per_s_for_flow(rate, swath, sprayer->max_flow_l_per_min)),
+              1) +
           " m/s or narrow the swath to ≤ " +
           number(round_down_to_tenth(swath_m_for_flow(rate, speed, sprayer->max_flow_l_per_min)),
                  1) +
@@ -335,13 +358,12 @@ ClampedRates clamp_zone_rates(std::span<const double> rate_per_zone, RateUnit un
     if (pump_min_rate > label.max_rate * (1.0 + kRelativeSlack)) {
       const double rate = l_per_ha(label.max_rate);
       throw std::invalid_argument(
-          where + ": " + flight + " " + pump_range + ", all above " + label_range +
-          "; fly at ≥ " +
-          number(round_up_to_tenth(speed_m_per_s_for_flow(rate, swath,
-                                                          sprayer->min_flow_l_per_min)), 1) +
+          where + ": " + flight + " " + pump_range + ", all above " + label_range + "; fly at ≥ " +
+          number(
+              round_up_to_tenth(speed_m_per_s_for_flow(rate, swath, sprayer->min_flow_l_per_min)),
+              1) +
           " m/s or widen the swath to ≥ " +
-          number(round_up_to_tenth(swath_m_for_flow(rate, speed, sprayer->min_flow_l_per_min)),
-                 1) +
+          number(round_up_to_tenth(swath_m_for_flow(rate, speed, sprayer->min_flow_l_per_min)), 1) +
           " m");
     }
   }
@@ -355,11 +377,10 @@ ClampedRates clamp_zone_rates(std::span<const double> rate_per_zone, RateUnit un
       continue;
     }
     auto warn = [&](RateAdjustment adjustment, double after, const std::string& why) {
-      result.warnings.push_back(
-          {zone, adjustment, rate, after,
-           zone_label(i) + ": " + number(rate, 2) + " " + unit_name + " " + why + "; rate " +
-               (after > rate ? "raised" : "lowered") + " to " + number(after, 2) + " " +
-               unit_name});
+      result.warnings.push_back({zone, adjustment, rate, after,
+                                 zone_label(i) + ": " + number(rate, 2) + " " + unit_name + " " +
+                                     why + "; rate " + (after > rate ? "raised" : "lowered") +
+                                     " to " + number(after, 2) + " " + unit_name});
       rate = after;
     };
     if (rate < label.min_rate) {
@@ -381,8 +402,7 @@ ClampedRates clamp_zone_rates(std::span<const double> rate_per_zone, RateUnit un
                  number(q, 2) + " L/min; fly at ≤ " +
                  number(round_down_to_tenth(speed_m_per_s_for_flow(l_per_ha(rate), swath, q)), 1) +
                  " m/s or narrow the swath to ≤ " +
-                 number(round_down_to_tenth(swath_m_for_flow(l_per_ha(rate), speed, q)), 1) +
-                 " m");
+                 number(round_down_to_tenth(swath_m_for_flow(l_per_ha(rate), speed, q)), 1) + " m");
       } else if (rate < pump_min_rate * (1.0 - kRelativeSlack)) {
         const double q = sprayer->min_flow_l_per_min;
         warn(RateAdjustment::raised_to_pump_min_flow, pump_min_rate,
@@ -409,8 +429,7 @@ ApplicationTotals application_totals(std::span<const ZoneApplication> zones) {
     totals.area_ha += zone.area_ha;
     totals.product_amount += zone.rate_per_ha * zone.area_ha;
   }
-  totals.mean_rate_per_ha =
-      totals.area_ha > 0.0 ? totals.product_amount / totals.area_ha : kNaN;
+  totals.mean_rate_per_ha = totals.area_ha > 0.0 ? totals.product_amount / totals.area_ha : kNaN;
   return totals;
 }
 
@@ -428,8 +447,8 @@ int tank_loads(double product_amount, double tank_capacity, double tank_dead_vol
                                 " is not below tank_capacity " + number(tank_capacity, 3) +
                                 "; a load must hold more than its dead volume");
   }
-  const double loads = product_amount * (1.0 + reserve_fraction) /
-                       (tank_capacity - tank_dead_volume);
+  const double loads =
+      product_amount * (1.0 + reserve_fraction) / (tank_capacity - tank_dead_volume);
   if (loads > 2147483647.0) {
     throw std::invalid_argument(where + ": " + number(loads, 0) +
                                 " loads do not fit an int; check the units of product_amount "

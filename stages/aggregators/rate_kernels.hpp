@@ -18,13 +18,12 @@
 //   and what would be right.
 #include <cstdint>
 #include <limits>
+#include <opencv2/core/mat.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <opencv2/core/mat.hpp>
 
 namespace fieldrx {
 
@@ -32,7 +31,7 @@ namespace fieldrx {
 // Units
 // ---------------------------------------------------------------------------------------------
 
-constexpr double kMuPerHectare = 15.0;            // 1 ha = 15 mu (市亩), exact by definition
+constexpr double kMuPerHectare = 15.0;  // 1 ha = 15 mu (市亩), exact by definition
 constexpr double kSquareMetresPerHectare = 10000.0;
 
 enum class RateUnit { l_per_ha, kg_per_ha, l_per_mu, kg_per_mu };
@@ -190,7 +189,7 @@ struct ZoneApplication {
 
 struct ApplicationTotals {
   double area_ha = 0.0;
-  double product_amount = 0.0;  // V = sum of rate x area: L for L/ha rates, kg for kg/ha
+  double product_amount = 0.0;    // V = sum of rate x area: L for L/ha rates, kg for kg/ha
   double mean_rate_per_ha = 0.0;  // V / area; NaN when the area is 0
 };
 // Rates and areas must be finite and >= 0.

@@ -11,13 +11,12 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <opencv2/core.hpp>
 #include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <tuple>
-
-#include <opencv2/core.hpp>
 
 #include "pipeline/errors.hpp"
 
@@ -177,7 +176,8 @@ KMeansRun run_kmeans_once(const std::vector<double>& points, std::size_t n, std:
   const std::size_t first = random.index_below(n);
   centers.assign(points.begin() + first * dims, points.begin() + (first + 1) * dims);
   std::vector<double> d2(n);
-  for (std::size_t i = 0; i < n; ++i) d2[i] = squared_distance(&points[i * dims], &centers[0], dims);
+  for (std::size_t i = 0; i < n; ++i)
+    d2[i] = squared_distance(&points[i * dims], &centers[0], dims);
   int k = 1;
   while (k < k_wanted) {
     const double total = std::accumulate(d2.begin(), d2.end(), 0.0);
@@ -191,8 +191,7 @@ KMeansRun run_kmeans_once(const std::vector<double>& points, std::size_t n, std:
       pick = i;
       if (cumulative > target) break;
     }
-    centers.insert(centers.end(), points.begin() + pick * dims,
-                   points.begin() + (pick + 1) * dims);
+    centers.insert(centers.end(), points.begin() + pick * dims, points.begin() + (pick + 1) * dims);
     for (std::size_t i = 0; i < n; ++i) {
       d2[i] = std::min(d2[i], squared_distance(&points[i * dims], &centers[k * dims], dims));
     }
@@ -321,6 +320,109 @@ cv::Mat cells_to_use(const std::vector<cv::Mat>& layers, const cv::Mat& zone_map
   return use;
 }
 
+// Patches (4-connected cells of one zone) of a zone map and the borders between them, with a
+// union-find so merged patches act as one.
+struct PatchGraph {
+  std::vector<int> label;  // per cell (row-major): the patch it started in; -1 = no zone
+  // Per patch; only the entries of a union's representative (find(p) == p) stay current.
+  std::vector<int> zone, size, first_cell;  // first_cell: raster index of the first cell
+  std::vector<std::map<int, int>> border;   // neighbour patch -> shared 4-adjacent cell edges
+  std::vector<int> parent;
+
+  int patch_count() const { return static_cast<int>(zone.size()); }
+
+  int find(int p) {
+    while (parent[p] != p) {
+      parent[p] = parent[parent[p]];
+      p = parent[p];
+    }
+    return p;
+  }
+
+  // Joins `members` (representatives, pairwise different) into one patch of `new_zone` and
+  // returns its representative. The member with the most neighbours absorbs the others, and
+  // only the others' neighbours are re-pointed: a large patch that swallows many small ones
+  // one by one costs what the small ones bring, not its own long border every time.
+  int join(const std::vector<int>& members, int new_zone) {
+    int root = members.front();
+    for (int member : members) {
+      if (border[member].size() > border[root].size()) root = member;
+    }
+    const auto is_member = [&](int p) {
+      return std::find(members.begin(), members.end(), p) != members.end();
+    };
+    for (int member : members) {
+      if (member == root) continue;
+      for (const auto& [neighbour, length] : border[member]) {
+        if (is_member(neighbour)) continue;
+        border[root][neighbour] += length;
+        border[neighbour].erase(member);
+        border[neighbour][root] += length;
+      }
+      border[member].clear();
+      border[root].erase(member);
+      size[root] += size[member];
+      first_cell[root] = std::min(first_cell[root], first_cell[member]);
+      parent[member] = root;
+    }
+    zone[root] = new_zone;
+    return root;
+  }
+};
+
+PatchGraph build_patch_graph(const cv::Mat& zone_map) {
+  const int rows = zone_map.rows;
+  const int cols = zone_map.cols;
+  const auto at = [cols](int r, int c) { return static_cast<std::size_t>(r) * cols + c; };
+  PatchGraph graph;
+  graph.label.assign(static_cast<std::size_t>(rows) * cols, -1);
+  // Breadth-first labelling in raster order, so patch ids and first cells follow raster order.
+  std::deque<std::pair<int, int>> frontier;
+  for (int r0 = 0; r0 < rows; ++r0) {
+    for (int c0 = 0; c0 < cols; ++c0) {
+      const std::uint8_t seed_zone = zone_map.at<std::uint8_t>(r0, c0);
+      if (seed_zone == 0 || graph.label[at(r0, c0)] >= 0) continue;
+      const int id = graph.patch_count();
+      graph.zone.push_back(seed_zone);
+      graph.size.push_back(0);
+      graph.first_cell.push_back(static_cast<int>(at(r0, c0)));
+      graph.label[at(r0, c0)] = id;
+      frontier.emplace_back(r0, c0);
+      while (!frontier.empty()) {
+        const auto [r, c] = frontier.front();
+        frontier.pop_front();
+        ++graph.size[id];
+        for (const auto& [nr, nc] :
+             {std::pair{r - 1, c}, std::pair{r + 1, c}, std::pair{r, c - 1}, std::pair{r, c + 1}}) {
+          if (nr < 0 || nr >= rows || nc < 0 || nc >= cols) continue;
+          if (zone_map.at<std::uint8_t>(nr, nc) == seed_zone && graph.label[at(nr, nc)] < 0) {
+            graph.label[at(nr, nc)] = id;
+            frontier.emplace_back(nr, nc);
+          }
+        }
+      }
+    }
+  }
+  graph.border.resize(graph.zone.size());
+  graph.parent.resize(graph.zone.size());
+  std::iota(graph.parent.begin(), graph.parent.end(), 0);
+  // Two different patches side by side are always of different zones (same zone = same patch).
+  const auto add_border = [&](std::size_t a_cell, std::size_t b_cell) {
+    const int a = graph.label[a_cell];
+    const int b = graph.label[b_cell];
+    if (a < 0 || b < 0 || a == b) return;
+    ++graph.border[a][b];
+    ++graph.border[b][a];
+  };
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      if (c + 1 < cols) add_border(at(r, c), at(r, c + 1));
+      if (r + 1 < rows) add_border(at(r, c), at(r + 1, c));
+    }
+  }
+  return graph;
+}
+
 bool nearly_equal(double a, double b) {
   return std::abs(a - b) <= 1e-9 * std::max(std::abs(a), std::abs(b));
 }
@@ -329,17 +431,21 @@ bool nearly_equal(double a, double b) {
 
 std::string_view zone_method_name(ZoneMethod method) {
   switch (method) {
-    case ZoneMethod::quantile: return "quantile";
-    case ZoneMethod::equal_interval: return "equal_interval";
-    case ZoneMethod::jenks: return "jenks";
-    case ZoneMethod::kmeans: return "kmeans";
+    case ZoneMethod::quantile:
+      return "quantile";
+    case ZoneMethod::equal_interval:
+      return "equal_interval";
+    case ZoneMethod::jenks:
+      return "jenks";
+    case ZoneMethod::kmeans:
+      return "kmeans";
   }
   return "?";
 }
 
 std::optional<ZoneMethod> zone_method_from_name(std::string_view name) {
-  for (ZoneMethod method : {ZoneMethod::quantile, ZoneMethod::equal_interval, ZoneMethod::jenks,
-                            ZoneMethod::kmeans}) {
+  for (ZoneMethod method :
+       {ZoneMethod::quantile, ZoneMethod::equal_interval, ZoneMethod::jenks, ZoneMethod::kmeans}) {
     if (zone_method_name(method) == name) return method;
   }
   return std::nullopt;
@@ -480,8 +586,7 @@ cv::Mat classify_by_breaks(const cv::Mat& values, const ZoneBreaks& breaks) {
   for (std::size_t i = 0; i < t.size(); ++i) {
     if (!std::isfinite(t[i]) || (i > 0 && !(t[i] > t[i - 1]))) {
       throw std::invalid_argument(where + ": thresholds must be finite and strictly ascending; " +
-                                  "threshold " + std::to_string(i) + " is " +
-                                  std::to_string(t[i]));
+                                  "threshold " + std::to_string(i) + " is " + std::to_string(t[i]));
     }
   }
   cv::Mat zones(values.size(), CV_8UC1, cv::Scalar(0));
@@ -531,7 +636,8 @@ KMeansModel fit_kmeans_zones(const std::vector<cv::Mat>& layers, int zone_count,
     for (std::size_t i = 0; i < n; ++i) sum += raw[i * dims + l];
     const double mean = sum / static_cast<double>(n);
     double ss = 0.0;
-    for (std::size_t i = 0; i < n; ++i) ss += (raw[i * dims + l] - mean) * (raw[i * dims + l] - mean);
+    for (std::size_t i = 0; i < n; ++i)
+      ss += (raw[i * dims + l] - mean) * (raw[i * dims + l] - mean);
     model.layer_means[l] = mean;
     model.layer_stddevs[l] = std::sqrt(ss / static_cast<double>(n));
   }
@@ -589,11 +695,10 @@ cv::Mat classify_by_centroids(const std::vector<cv::Mat>& layers, const KMeansMo
   const std::size_t dims = layers.size();
   if (model.layer_means.size() != dims || model.layer_stddevs.size() != dims ||
       model.centroids_z.empty() || model.centroids_z.size() > 255) {
-    throw std::invalid_argument(where + ": the model was fitted on " +
-                                std::to_string(model.layer_means.size()) + " layers with " +
-                                std::to_string(model.centroids_z.size()) + " zones, but " +
-                                std::to_string(dims) +
-                                " layers were given; classify the same layers, in the same order");
+    throw std::invalid_argument(
+        where + ": the model was fitted on " + std::to_string(model.layer_means.size()) +
+        " layers with " + std::to_string(model.centroids_z.size()) + " zones, but " +
+        std::to_string(dims) + " layers were given; classify the same layers, in the same order");
   }
   std::vector<double> centers;
   for (const auto& centroid : model.centroids_z) {
@@ -644,8 +749,8 @@ Zoning make_zones(const std::vector<cv::Mat>& layers, const ZoningOptions& optio
       zoning.breaks = quantile_breaks(layers[0], options.zone_count);
       break;
     case ZoneMethod::equal_interval:
-      zoning.breaks = equal_interval_breaks(layers[0], options.zone_count,
-                                            options.clip_low_percent, options.clip_high_percent);
+      zoning.breaks = equal_interval_breaks(layers[0], options.zone_count, options.clip_low_percent,
+                                            options.clip_high_percent);
       break;
     case ZoneMethod::jenks:
       zoning.breaks = jenks_breaks(layers[0], options.zone_count);
@@ -691,7 +796,8 @@ std::vector<ZoneCountFit> fit_by_zone_count(const std::vector<cv::Mat>& layers,
   for (int k = kMinZoneCount; k <= kMaxZoneCount; ++k) {
     per_count.zone_count = k;
     const Zoning zoning = make_zones(layers, per_count);
-    fits.push_back({k, zoning.zone_count, goodness_of_variance_fit_layers(layers, zoning.zone_map)});
+    fits.push_back(
+        {k, zoning.zone_count, goodness_of_variance_fit_layers(layers, zoning.zone_map)});
   }
   return fits;
 }
@@ -779,92 +885,11 @@ PatchMergeResult merge_small_patches(const cv::Mat& zone_map,
   }
   for (const auto& signature : zone_signatures) {
     if (signature.size() != zone_signatures[0].size()) {
-      throw std::invalid_argument(where + ": zone signatures have different lengths; give every "
+      throw std::invalid_argument(where +
+                                  ": zone signatures have different lengths; give every "
                                   "zone the same number of values (e.g. one mean each)");
     }
   }
-
-  const int rows = zone_map.rows;
-  const int cols = zone_map.cols;
-  const auto cell_count = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
-  std::vector<std::uint8_t> zones(cell_count);
-  for (int r = 0; r < rows; ++r) {
-    std::copy_n(zone_map.ptr<std::uint8_t>(r), cols, zones.begin() + static_cast<std::ptrdiff_t>(r) * cols);
-  }
-
-  // Label 4-connected patches in raster order (breadth-first).
-  std::vector<int> label(cell_count, -1);
-  std::vector<int> patch_zone, patch_size, patch_first;
-  std::deque<std::size_t> frontier;
-  for (std::size_t seed = 0; seed < cell_count; ++seed) {
-    if (zones[seed] == 0 || label[seed] >= 0) continue;
-    const int id = static_cast<int>(patch_zone.size());
-    patch_zone.push_back(zones[seed]);
-    patch_size.push_back(0);
-    patch_first.push_back(static_cast<int>(seed));
-    label[seed] = id;
-    frontier.push_back(seed);
-    while (!frontier.empty()) {
-      const std::size_t cell = frontier.front();
-      frontier.pop_front();
-      ++patch_size[id];
-      const int r = static_cast<int>(cell / cols);
-      const int c = static_cast<int>(cell % cols);
-      const std::array<std::pair<int, int>, 4> neighbours = {
-          std::pair{r - 1, c}, std::pair{r + 1, c}, std::pair{r, c - 1}, std::pair{r, c + 1}};
-      for (auto [nr, nc] : neighbours) {
-        if (nr < 0 || nr >= rows || nc < 0 || nc >= cols) continue;
-        const std::size_t next = static_cast<std::size_t>(nr) * cols + nc;
-        if (zones[next] == zones[seed] && label[next] < 0) {
-          label[next] = id;
-          frontier.push_back(next);
-        }
-      }
-    }
-  }
-  const std::size_t patch_count = patch_zone.size();
-
-  // Region adjacency graph: shared border length (4-adjacent cell edges) between patches.
-  std::vector<std::map<int, int>> border(patch_count);
-  for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) {
-      const int a = label[static_cast<std::size_t>(r) * cols + c];
-      if (a < 0) continue;
-      if (c + 1 < cols) {
-        const int b = label[static_cast<std::size_t>(r) * cols + c + 1];
-        if (b >= 0 && b != a) {
-          ++border[a][b];
-          ++border[b][a];
-        }
-      }
-      if (r + 1 < rows) {
-        const int b = label[static_cast<std::size_t>(r + 1) * cols + c];
-        if (b >= 0 && b != a) {
-          ++border[a][b];
-          ++border[b][a];
-        }
-      }
-    }
-  }
-
-  std::vector<int> parent(patch_count);
-  std::iota(parent.begin(), parent.end(), 0);
-  std::function<int(int)> find = [&](int p) {
-    while (parent[p] != p) {
-      parent[p] = parent[parent[p]];
-      p = parent[p];
-    }
-    return p;
-  };
-
-  // Small patches that have a neighbour, smallest first, then first in raster order.
-  using QueueKey = std::tuple<int, int, int>;  // size, first cell, patch id
-  std::set<QueueKey> queue;
-  auto key_of = [&](int p) { return QueueKey{patch_size[p], patch_first[p], p}; };
-  for (std::size_t p = 0; p < patch_count; ++p) {
-    if (patch_size[p] < min_patch_cells && !border[p].empty()) queue.insert(key_of(static_cast<int>(p)));
-  }
-
   auto distance = [&](int zone_a, int zone_b) {
     const auto& a = zone_signatures[zone_a - 1];
     const auto& b = zone_signatures[zone_b - 1];
@@ -874,21 +899,34 @@ PatchMergeResult merge_small_patches(const cv::Mat& zone_map,
     return std::isnan(d) ? kInf : d;
   };
 
+  PatchGraph graph = build_patch_graph(zone_map);
+  const int cols = zone_map.cols;
+
+  // Small patches that have a neighbour, smallest first, then first in raster order.
+  using QueueKey = std::tuple<int, int, int>;  // size, first cell, patch id
+  std::set<QueueKey> queue;
+  auto key_of = [&](int p) { return QueueKey{graph.size[p], graph.first_cell[p], p}; };
+  for (int p = 0; p < graph.patch_count(); ++p) {
+    if (graph.size[p] < min_patch_cells && !graph.border[p].empty()) queue.insert(key_of(p));
+  }
+
   PatchMergeResult result;
   while (!queue.empty()) {
     const int patch = std::get<2>(*queue.begin());
     queue.erase(queue.begin());
 
     // Border per neighbouring zone, then the most similar zone (tie: longest border, then the
-    // lower zone number: the map iterates zones in ascending order and only a strictly better
+    // lower zone number: zones are visited in ascending order and only a strictly better
     // candidate replaces the current one).
     std::map<int, int> border_by_zone;
-    for (const auto& [neighbour, length] : border[patch]) border_by_zone[patch_zone[neighbour]] += length;
+    for (const auto& [neighbour, length] : graph.border[patch]) {
+      border_by_zone[graph.zone[neighbour]] += length;
+    }
     int target = 0;
     double target_distance = kInf;
     int target_border = -1;
     for (const auto& [zone, length] : border_by_zone) {
-      const double d = distance(patch_zone[patch], zone);
+      const double d = distance(graph.zone[patch], zone);
       const bool same_distance = (d == target_distance) || nearly_equal(d, target_distance);
       if (target == 0 || (!same_distance && d < target_distance) ||
           (same_distance && length > target_border)) {
@@ -897,61 +935,39 @@ PatchMergeResult merge_small_patches(const cv::Mat& zone_map,
         target_border = length;
       }
     }
-    result.merges.push_back({patch_zone[patch], target, patch_size[patch],
-                             patch_first[patch] / cols, patch_first[patch] % cols});
+    result.merges.push_back({graph.zone[patch], target, graph.size[patch],
+                             graph.first_cell[patch] / cols, graph.first_cell[patch] % cols});
 
     // The patch and every adjacent patch of the target zone become one patch.
     std::vector<int> members = {patch};
-    for (const auto& [neighbour, length] : border[patch]) {
-      if (patch_zone[neighbour] == target) members.push_back(neighbour);
+    for (const auto& [neighbour, length] : graph.border[patch]) {
+      if (graph.zone[neighbour] == target) members.push_back(neighbour);
     }
-    int root = members[1];
-    for (int member : members) {
-      if (patch_size[member] > patch_size[root]) root = member;
+    for (int member : members) queue.erase(key_of(member));
+    const int joined = graph.join(members, target);
+    if (graph.size[joined] < min_patch_cells && !graph.border[joined].empty()) {
+      queue.insert(key_of(joined));
     }
-    std::map<int, int> merged_border;
-    int merged_size = 0;
-    int merged_first = patch_first[root];
-    for (int member : members) {
-      queue.erase(key_of(member));
-      merged_size += patch_size[member];
-      merged_first = std::min(merged_first, patch_first[member]);
-      for (const auto& [neighbour, length] : border[member]) {
-        if (std::find(members.begin(), members.end(), neighbour) == members.end()) {
-          merged_border[neighbour] += length;
-        }
-      }
-    }
-    for (const auto& [neighbour, length] : merged_border) {
-      for (int member : members) border[neighbour].erase(member);
-      border[neighbour][root] = length;
-    }
-    for (int member : members) {
-      border[member].clear();
-      parent[member] = root;
-    }
-    border[root] = std::move(merged_border);
-    patch_size[root] = merged_size;
-    patch_first[root] = merged_first;
-    patch_zone[root] = target;
-    if (merged_size < min_patch_cells && !border[root].empty()) queue.insert(key_of(root));
   }
 
-  result.zone_map = cv::Mat(rows, cols, CV_8UC1, cv::Scalar(0));
+  result.zone_map = cv::Mat(zone_map.rows, cols, CV_8UC1, cv::Scalar(0));
   std::array<bool, 256> present_before{}, present_after{};
-  for (std::size_t cell = 0; cell < cell_count; ++cell) {
-    present_before[zones[cell]] = true;
-    if (label[cell] < 0) continue;
-    const int zone = patch_zone[find(label[cell])];
-    result.zone_map.at<std::uint8_t>(static_cast<int>(cell / cols), static_cast<int>(cell % cols)) =
-        static_cast<std::uint8_t>(zone);
-    present_after[zone] = true;
+  for (int r = 0; r < zone_map.rows; ++r) {
+    const std::uint8_t* before = zone_map.ptr<std::uint8_t>(r);
+    std::uint8_t* after = result.zone_map.ptr<std::uint8_t>(r);
+    for (int c = 0; c < cols; ++c) {
+      present_before[before[c]] = true;
+      const int patch = graph.label[static_cast<std::size_t>(r) * cols + c];
+      if (patch < 0) continue;
+      after[c] = static_cast<std::uint8_t>(graph.zone[graph.find(patch)]);
+      present_after[after[c]] = true;
+    }
   }
-  for (std::size_t p = 0; p < patch_count; ++p) {
-    if (find(static_cast<int>(p)) != static_cast<int>(p) || patch_size[p] >= min_patch_cells) continue;
-    // Only patches without any neighbour can be left below the minimum.
+  for (int p = 0; p < graph.patch_count(); ++p) {
+    if (graph.find(p) != p || graph.size[p] >= min_patch_cells) continue;
+    // The queue ran dry, so a patch still below the minimum has no neighbour at all.
     result.isolated.push_back(
-        {patch_zone[p], patch_size[p], patch_first[p] / cols, patch_first[p] % cols});
+        {graph.zone[p], graph.size[p], graph.first_cell[p] / cols, graph.first_cell[p] % cols});
   }
   for (int zone = 1; zone < 256; ++zone) {
     if (present_before[zone] && !present_after[zone]) result.vanished_zones.push_back(zone);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Management-zone kernels: pure functions on the coarse prescription grid (no GDAL, no TBB, no I/O).
+// Management-zone kernels: pure functions on the coarse prescription grid (no GDAL, no TBB, no
+// I/O).
 //
 // Inputs are single-channel CV_32F rasters (one per index layer, e.g. NDVI, NDRE) on the
 // prescription grid (5-20 m cells); NaN (and +-inf) mean "no data / outside the field / masked"
@@ -18,11 +19,10 @@
 // std::invalid_argument naming the parameter and what would be right; a raster without a single
 // finite value throws fieldrx::StageError (the data, not the call, is wrong).
 #include <cstdint>
+#include <opencv2/core/mat.hpp>
 #include <optional>
 #include <string_view>
 #include <vector>
-
-#include <opencv2/core/mat.hpp>
 
 namespace fieldrx {
 
@@ -139,7 +139,7 @@ struct ZoningOptions {
 };
 
 struct Zoning {
-  cv::Mat zone_map;  // CV_8U, 0 = no zone
+  cv::Mat zone_map;    // CV_8U, 0 = no zone
   int zone_count = 0;  // zones the method made (<= requested; see "fewer distinct values")
   ZoneBreaks breaks;   // quantile / equal_interval / jenks
   std::optional<KMeansModel> kmeans;
@@ -227,8 +227,8 @@ PatchMergeResult merge_small_patches(const cv::Mat& zone_map,
                                      const std::vector<std::vector<double>>& zone_signatures,
                                      int min_patch_cells);
 // The same with a one-value signature per zone: the zone's mean classifying value.
-PatchMergeResult merge_small_patches(const cv::Mat& zone_map,
-                                     const std::vector<double>& zone_means, int min_patch_cells);
+PatchMergeResult merge_small_patches(const cv::Mat& zone_map, const std::vector<double>& zone_means,
+                                     int min_patch_cells);
 // The same with zone means computed from `values` (CV_32F, finite cells only) on `zone_map`.
 PatchMergeResult merge_small_patches(const cv::Mat& zone_map, const cv::Mat& values,
                                      int min_patch_cells);
@@ -239,8 +239,8 @@ PatchMergeResult merge_small_patches(const cv::Mat& zone_map, const cv::Mat& val
 
 struct ZoneSummary {
   int zone = 0;
-  int cell_count = 0;   // cells with this zone
-  int value_count = 0;  // of those, cells with a finite value
+  int cell_count = 0;       // cells with this zone
+  int value_count = 0;      // of those, cells with a finite value
   double mean_value = 0.0;  // mean of the finite values; NaN when value_count is 0
 };
 // One entry per zone 1..zone_count (empty zones included, with counts 0). A cell with a zone

@@ -2,7 +2,6 @@
 #include "stages/aggregators/rate_kernels.hpp"
 
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -53,7 +52,8 @@ TEST_CASE("rates per zone as absolute values or percent of a base rate", "[rates
   CHECK_THROWS_WITH(zone_rates_percent_of_base(-15.0, ladder, 3), Catch::Contains("base_rate"));
 }
 
-TEST_CASE("piecewise-linear rate rises or falls with the index and is flat beyond the ends", "[rates][kernel]") {
+TEST_CASE("piecewise-linear rate rises or falls with the index and is flat beyond the ends",
+          "[rates][kernel]") {
   // Guards interpolation in both directions, flat extrapolation, NaN and point validation.
   const PiecewiseLinearRate rising({{0.3, 10.0}, {0.8, 20.0}});
   CHECK(rising.rate_at(0.55) == Approx(15.0));
@@ -92,7 +92,8 @@ TEST_CASE("piecewise-linear rate rises or falls with the index and is flat beyon
                     Catch::Contains("rate of point 0"));
 }
 
-TEST_CASE("a rate over the pump's flow is lowered with advice that really fits the pump", "[rates][kernel]") {
+TEST_CASE("a rate over the pump's flow is lowered with advice that really fits the pump",
+          "[rates][kernel]") {
   // Guards the machine clamp and its warning: the worked example of the brief (32 L/ha at 7 m/s,
   // 9 m swath, 10 L/min pump), with advice rounded to the safe side.
   const std::vector<double> rates = {12.0, 15.0, 32.0};
@@ -240,8 +241,8 @@ TEST_CASE("mu conversions: 1 ha = 15 mu", "[rates][kernel]") {
   CHECK(convert_rate(2.0, RateUnit::kg_per_mu, RateUnit::kg_per_ha) == 30.0);
   CHECK(convert_rate(15.0, RateUnit::l_per_ha, RateUnit::l_per_mu) == 1.0);
   CHECK(convert_rate(12.0, RateUnit::l_per_ha, RateUnit::l_per_ha) == 12.0);
-  CHECK(convert_rate(convert_rate(17.3, RateUnit::l_per_ha, RateUnit::l_per_mu),
-                     RateUnit::l_per_mu, RateUnit::l_per_ha) == Approx(17.3).epsilon(1e-15));
+  CHECK(convert_rate(convert_rate(17.3, RateUnit::l_per_ha, RateUnit::l_per_mu), RateUnit::l_per_mu,
+                     RateUnit::l_per_ha) == Approx(17.3).epsilon(1e-15));
   CHECK_THROWS_WITH(convert_rate(1.0, RateUnit::l_per_ha, RateUnit::kg_per_ha),
                     Catch::Contains("density"));
   CHECK(hectares_from_m2(25000.0) == 2.5);

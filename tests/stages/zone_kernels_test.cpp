@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/aggregators/zone_kernels.hpp"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
+#include <opencv2/imgproc.hpp>
 #include <random>
 #include <vector>
-
-#include <opencv2/imgproc.hpp>
 
 #include "pipeline/errors.hpp"
 
@@ -58,12 +56,12 @@ std::vector<int> zone_counts(const cv::Mat& map, int zone_count) {
 // 822.394, 1644.658, 2466.922, 3289.186 with counts 57, 0, 0, 0, 1 (mapclassify Equal_Interval
 // docstring); quantile k=5 counts 12, 11, 12, 11, 12 (statsbreaks quantile.test.js).
 const std::vector<float> kCalEmpDensity = {
-    329.92f, 0.42f,  5.9f,   14.03f, 2.78f,  1.34f,   181.27f, 1.65f,   10.03f, 16.7f,
-    1.32f,   3.99f,  3.16f,  0.22f,  8.7f,   6.56f,   3.27f,   0.33f,   370.5f, 4.51f,
-    75.29f,  0.99f,  2.74f,  8.68f,  0.14f,  0.92f,   12.63f,  28.7f,   12.02f, 722.85f,
-    36.68f,  0.74f,  29.82f, 192.05f, 3.38f, 11.15f,  110.74f, 4111.45f, 49.47f, 10.33f,
-    317.11f, 20.47f, 264.93f, 66.26f, 5.39f, 0.13f,   0.61f,   50.65f,  40.48f, 36.67f,
-    13.09f,  1.81f,  0.2f,   7.6f,   2.51f,  57.26f,  24.32f,  6.97f};
+    329.92f, 0.42f,  5.9f,    14.03f,  2.78f, 1.34f,  181.27f, 1.65f,    10.03f, 16.7f,
+    1.32f,   3.99f,  3.16f,   0.22f,   8.7f,  6.56f,  3.27f,   0.33f,    370.5f, 4.51f,
+    75.29f,  0.99f,  2.74f,   8.68f,   0.14f, 0.92f,  12.63f,  28.7f,    12.02f, 722.85f,
+    36.68f,  0.74f,  29.82f,  192.05f, 3.38f, 11.15f, 110.74f, 4111.45f, 49.47f, 10.33f,
+    317.11f, 20.47f, 264.93f, 66.26f,  5.39f, 0.13f,  0.61f,   50.65f,   40.48f, 36.67f,
+    13.09f,  1.81f,  0.2f,    7.6f,    2.51f, 57.26f, 24.32f,  6.97f};
 
 // Sum of squared deviations from class means of sorted `values` cut by upper-inclusive thresholds.
 double within_class_ss(std::vector<double> values, const std::vector<double>& thresholds) {
@@ -72,7 +70,8 @@ double within_class_ss(std::vector<double> values, const std::vector<double>& th
   std::size_t first = 0;
   for (std::size_t t = 0; t <= thresholds.size(); ++t) {
     std::size_t last = first;
-    while (last < values.size() && (t == thresholds.size() || values[last] <= thresholds[t])) ++last;
+    while (last < values.size() && (t == thresholds.size() || values[last] <= thresholds[t]))
+      ++last;
     if (last > first) {
       double mean = 0.0;
       for (std::size_t i = first; i < last; ++i) mean += values[i];
@@ -120,7 +119,8 @@ std::vector<double> as_doubles(const std::vector<float>& values) {
 
 }  // namespace
 
-TEST_CASE("quantile breaks split sorted values into equal counts, upper-inclusive", "[zones][kernel]") {
+TEST_CASE("quantile breaks split sorted values into equal counts, upper-inclusive",
+          "[zones][kernel]") {
   // Guards the quantile rule (threshold = s[round(j n / k) - 1]) and upper-inclusive classes.
   const cv::Mat values = row_raster({10, 9, 8, 7, 6, 5, 4, 3, 2, 1});
   const ZoneBreaks breaks = quantile_breaks(values, 3);
@@ -132,9 +132,9 @@ TEST_CASE("quantile breaks split sorted values into equal counts, upper-inclusiv
   // Published counts on the California data: 12, 11, 12, 11, 12 (statsbreaks).
   const cv::Mat cal = row_raster(kCalEmpDensity);
   const ZoneBreaks cal_breaks = quantile_breaks(cal, 5);
-  CHECK(cal_breaks.thresholds ==
-        std::vector<double>{1.34f, 5.39f, 13.09f, 50.65f});
-  CHECK(zone_counts(classify_by_breaks(cal, cal_breaks), 5) == std::vector<int>{12, 11, 12, 11, 12});
+  CHECK(cal_breaks.thresholds == std::vector<double>{1.34f, 5.39f, 13.09f, 50.65f});
+  CHECK(zone_counts(classify_by_breaks(cal, cal_breaks), 5) ==
+        std::vector<int>{12, 11, 12, 11, 12});
 }
 
 TEST_CASE("quantile breaks drop thresholds that ties make equal", "[zones][kernel]") {
@@ -179,7 +179,8 @@ TEST_CASE("equal interval breaks clip outliers to the 2-98 % range by default", 
                     Catch::Contains("0 <= clip_low_percent < clip_high_percent <= 100"));
 }
 
-TEST_CASE("jenks breaks match the published Fisher-Jenks result on the California data", "[zones][kernel]") {
+TEST_CASE("jenks breaks match the published Fisher-Jenks result on the California data",
+          "[zones][kernel]") {
   // Guards exactness of the natural-breaks optimiser against mapclassify / statsbreaks.
   const cv::Mat cal = row_raster(kCalEmpDensity);
   const ZoneBreaks breaks = jenks_breaks(cal, 5);
@@ -205,7 +206,8 @@ TEST_CASE("jenks breaks match published small examples", "[zones][kernel]") {
   CHECK(two.thresholds == std::vector<double>{0.21f});
 }
 
-TEST_CASE("jenks breaks reach the minimum within-class sum of squares found by Fisher's DP", "[zones][kernel]") {
+TEST_CASE("jenks breaks reach the minimum within-class sum of squares found by Fisher's DP",
+          "[zones][kernel]") {
   // Guards the divide-and-conquer DP over weighted distinct values against the plain O(k n^2) DP,
   // with many ties (values on a 0.01 grid) and with continuous values.
   std::mt19937 random(1234);
@@ -233,8 +235,8 @@ TEST_CASE("jenks breaks reach the minimum within-class sum of squares found by F
 TEST_CASE("all methods give one zone when all values are equal", "[zones][kernel]") {
   // Guards the degenerate field: no crash, one zone, no thresholds, GVF undefined (NaN).
   const cv::Mat values = raster(2, 3, {0.5f, 0.5f, kNaNf, 0.5f, 0.5f, 0.5f});
-  for (ZoneMethod method : {ZoneMethod::quantile, ZoneMethod::equal_interval, ZoneMethod::jenks,
-                            ZoneMethod::kmeans}) {
+  for (ZoneMethod method :
+       {ZoneMethod::quantile, ZoneMethod::equal_interval, ZoneMethod::jenks, ZoneMethod::kmeans}) {
     ZoningOptions options;
     options.method = method;
     options.zone_count = 4;
@@ -249,8 +251,8 @@ TEST_CASE("all methods give one zone when all values are equal", "[zones][kernel
 TEST_CASE("fewer distinct values than zones give one zone per distinct value", "[zones][kernel]") {
   // Guards the documented rule: d <= k distinct values -> d zones, each value its own zone.
   const cv::Mat values = raster(2, 4, {9, 1, 5, kNaNf, 1, 5, 1, 9});
-  for (ZoneMethod method : {ZoneMethod::quantile, ZoneMethod::equal_interval, ZoneMethod::jenks,
-                            ZoneMethod::kmeans}) {
+  for (ZoneMethod method :
+       {ZoneMethod::quantile, ZoneMethod::equal_interval, ZoneMethod::jenks, ZoneMethod::kmeans}) {
     ZoningOptions options;
     options.method = method;
     options.zone_count = 5;
@@ -271,7 +273,8 @@ TEST_CASE("NaN and infinite cells get no zone and do not shift the breaks", "[zo
   const cv::Mat values = raster(3, 3, {1, kNaNf, 2, 3, inf, 10, 11, -inf, 12});
   const ZoneBreaks breaks = jenks_breaks(values, 2);
   CHECK(breaks.thresholds == std::vector<double>{3});
-  CHECK(zones_of(classify_by_breaks(values, breaks)) == std::vector<int>{1, 0, 1, 1, 0, 2, 2, 0, 2});
+  CHECK(zones_of(classify_by_breaks(values, breaks)) ==
+        std::vector<int>{1, 0, 1, 1, 0, 2, 2, 0, 2});
 
   const cv::Mat all_nan = raster(1, 3, {kNaNf, kNaNf, kNaNf});
   CHECK_THROWS_AS(jenks_breaks(all_nan, 3), StageError);
@@ -279,7 +282,8 @@ TEST_CASE("NaN and infinite cells get no zone and do not shift the breaks", "[zo
   CHECK_THROWS_AS(fit_kmeans_zones({all_nan}, 3), StageError);
 }
 
-TEST_CASE("zone kernels reject bad arguments with messages that say what would be right", "[zones][kernel]") {
+TEST_CASE("zone kernels reject bad arguments with messages that say what would be right",
+          "[zones][kernel]") {
   // Guards argument validation: zone count range, Mat type, window size, method/layer mismatch.
   const cv::Mat values = row_raster({1, 2, 3, 4});
   CHECK_THROWS_WITH(jenks_breaks(values, 8), Catch::Contains("zone_count 8 is outside 2..7"));
@@ -339,7 +343,8 @@ TEST_CASE("k-means zones are ordered by the first layer and deterministic", "[zo
   CHECK(zones_of(make_zones(layers, options).zone_map) == expected);
 }
 
-TEST_CASE("k-means z-scores each layer so a large-unit layer does not dominate", "[zones][kernel]") {
+TEST_CASE("k-means z-scores each layer so a large-unit layer does not dominate",
+          "[zones][kernel]") {
   // Guards the per-layer normalisation: layer 0 is bimodal (0/1), layer 1 is uniform on 0..995;
   // in z units splitting layer 0 leaves within-SS ~n, splitting layer 1 ~1.25 n.
   std::vector<float> bimodal, uniform_wide;
@@ -362,7 +367,8 @@ TEST_CASE("goodness of variance fit by hand", "[zones][kernel]") {
   // Guards GVF = 1 - SDCM/SDAM, the cells it uses, and the multi-layer mean.
   // Values 1,2,3 | 10,11,12: mean 6.5, SDAM = 2 (5.5^2 + 4.5^2 + 3.5^2) = 125.5, SDCM = 2 + 2.
   const cv::Mat values = raster(2, 4, {1, 2, 3, kNaNf, 10, 11, 12, 50});
-  const cv::Mat zones = zone_map(2, 4, {1, 1, 1, 2, 2, 2, 2, 0});  // NaN cell and no-zone 50 skipped
+  const cv::Mat zones =
+      zone_map(2, 4, {1, 1, 1, 2, 2, 2, 2, 0});  // NaN cell and no-zone 50 skipped
   CHECK(goodness_of_variance_fit(values, zones) == Approx(1.0 - 4.0 / 125.5).epsilon(1e-12));
   // Second layer 0,0,1 | 0,0,1: each zone's SDCM equals the total: GVF 0. Mean of the two.
   const cv::Mat second = raster(2, 4, {0, 0, 1, kNaNf, 0, 0, 1, 7});
@@ -488,7 +494,8 @@ TEST_CASE("small patches merge into the most similar neighbouring zone", "[zones
   }
 }
 
-TEST_CASE("patch merging repeats until merged patches reach the minimum, and keeps islands", "[zones][kernel]") {
+TEST_CASE("patch merging repeats until merged patches reach the minimum, and keeps islands",
+          "[zones][kernel]") {
   // Guards iteration (a merged union still too small is merged again) and isolated islands.
   // Row 0: a zone-3 cell next to a 2-cell zone-2 patch next to a big zone-1 area; row 4: an
   // island of one zone-2 cell surrounded by no-zone cells.
@@ -520,7 +527,8 @@ TEST_CASE("patch merging repeats until merged patches reach the minimum, and kee
   CHECK(result.vanished_zones == std::vector<int>{3});
 }
 
-TEST_CASE("after merging no patch below the minimum survives unless isolated (random 200x200)", "[zones][kernel]") {
+TEST_CASE("after merging no patch below the minimum survives unless isolated (random 200x200)",
+          "[zones][kernel]") {
   // Guards the merge guarantee on a noisy map, checked with OpenCV's own 4-connected labelling.
   std::mt19937 random(20240611);
   std::uniform_int_distribution<int> zone_draw(1, 5), percent(0, 99);
@@ -557,8 +565,8 @@ TEST_CASE("after merging no patch below the minimum survives unless isolated (ra
   for (int zone = 1; zone <= 5; ++zone) {
     // Cells of input patches that already met the minimum never change zone.
     cv::Mat labels_in, stats_in, centroids_in;
-    const int n_in = cv::connectedComponentsWithStats(map == zone, labels_in, stats_in,
-                                                      centroids_in, 4, CV_32S);
+    const int n_in =
+        cv::connectedComponentsWithStats(map == zone, labels_in, stats_in, centroids_in, 4, CV_32S);
     for (int r = 0; r < size; ++r) {
       for (int c = 0; c < size; ++c) {
         const int label = labels_in.at<int>(r, c);
@@ -568,7 +576,8 @@ TEST_CASE("after merging no patch below the minimum survives unless isolated (ra
       }
     }
     cv::Mat labels, stats, centroids;
-    const int n = cv::connectedComponentsWithStats(out == zone, labels, stats, centroids, 4, CV_32S);
+    const int n =
+        cv::connectedComponentsWithStats(out == zone, labels, stats, centroids, 4, CV_32S);
     for (int label = 1; label < n; ++label) {
       if (stats.at<int>(label, cv::CC_STAT_AREA) >= min_cells) continue;
       ++small_patches;
