@@ -257,6 +257,10 @@ Checked check(const TaskDataSpec& spec) {
                       ": every grid cell is 0 (out of field); nothing would be applied, "
                       "check the zone raster and the field boundary");
 
+  if (std::isnan(spec.position_lost_rate))
+    throw ConfigError(where + ": position_lost_rate is not set; it has no default because the "
+                      "choice matters: give the rate to apply when the receiver loses its "
+                      "position (usually the field-average rate, or 0)");
   out.position_lost_raw = raw_rate(spec.position_lost_rate, *out.unit, "position_lost_rate");
   out.out_of_field_raw = raw_rate(spec.out_of_field_rate, *out.unit, "out_of_field_rate");
   out.default_raw = spec.default_rate ? raw_rate(*spec.default_rate, *out.unit, "default_rate")

@@ -514,7 +514,7 @@ TEST_CASE("isoxml: bad input fails with a message that names the fix", "[isoxml]
 
   spec = good;
   spec.position_lost_rate = std::numeric_limits<double>::quiet_NaN();
-  CHECK_THAT(message_of(spec), Catch::Contains("position_lost_rate"));
+  CHECK_THAT(message_of(spec), Catch::Contains("position_lost_rate is not set"));
 
   spec = good;
   spec.zones.pop_back();  // zone 4 is still used by cells
