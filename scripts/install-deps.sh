@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format
   # libraries (design card + well-kept helpers)
   libgdal-dev gdal-bin libopencv-dev libtbb-dev libproj-dev proj-bin
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libmuparser-dev libexiv2-dev
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libmuparser-dev libexiv2-dev libzbar-dev
   libtinyxml2-dev libzip-dev
   # tests: independent readers and validators
   catch2 python3-gdal python3-numpy libxml2-utils zip unzip
