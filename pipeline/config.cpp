@@ -28,8 +28,8 @@ PipelineConfig parse_config(const YAML::Node& root, const std::string& source) {
   }
   for (const auto& item : root) {
     const auto key = item.first.as<std::string>();
-    if (key != "pipeline" && key != "execution") {
-      throw ConfigError(source + ": unknown top-level key '" + key + "'; expected 'pipeline' and 'execution'");
+    if (key != "pipeline" && key != "execution" && key != "output") {
+      throw ConfigError(source + ": unknown top-level key '" + key + "'; expected 'pipeline', 'execution' and 'output'");
     }
   }
   int position = 0;
@@ -48,6 +48,7 @@ PipelineConfig parse_config(const YAML::Node& root, const std::string& source) {
     config.stages.push_back(std::move(stage));
   }
   config.execution = root["execution"] ? root["execution"] : YAML::Node(YAML::NodeType::Map);
+  if (root["output"]) config.output = root["output"].as<std::string>();
   return config;
 }
 
@@ -87,46 +88,55 @@ void declare_execution_options(OptionSet& options, ExecutionSettings& settings) 
       .unit("MiB").range(16, 1 << 20);
 }
 
-Pipeline build_pipeline(const PipelineConfig& config, const StageRegistry& registry) {
-  Pipeline pipeline;
-  {
-    OptionSet execution_options;
-    declare_execution_options(execution_options, pipeline.execution);
-    for (const auto& item : config.execution) {
-      try {
-        execution_options.set(item.first.as<std::string>(), item.second);
-      } catch (...) {
-        rethrow_with_context(config.source + ": execution");
-      }
+ExecutionSettings parse_execution(const PipelineConfig& config) {
+  ExecutionSettings settings;
+  OptionSet execution_options;
+  declare_execution_options(execution_options, settings);
+  for (const auto& item : config.execution) {
+    try {
+      execution_options.set(item.first.as<std::string>(), item.second);
+    } catch (...) {
+      rethrow_with_context(config.source + ": execution");
     }
   }
-  int position = 0;
-  for (const auto& stage_config : config.stages) {
-    ++position;
-    const std::string where = config.source + ": stage " + std::to_string(position) + " '" + stage_config.type + "'";
+  return settings;
+}
+
+std::unique_ptr<Stage> create_configured_stage(const PipelineConfig& config, std::size_t position,
+                                               const StageRegistry& registry) {
+  const StageConfig& stage_config = config.stages[position];
+  try {
+    auto stage = registry.create(stage_config.type);
+    for (const auto& item : stage_config.options) stage->options().set(item.first.as<std::string>(), item.second);
+    return stage;
+  } catch (...) {
+    rethrow_with_context(config.source + ": stage " + std::to_string(position + 1) + " '" + stage_config.type + "'");
+  }
+}
+
+Pipeline build_pipeline(const PipelineConfig& config, const StageRegistry& registry) {
+  Pipeline pipeline;
+  pipeline.execution = parse_execution(config);
+  for (std::size_t position = 0; position < config.stages.size(); ++position) {
+    std::unique_ptr<Stage> stage = create_configured_stage(config, position, registry);
     try {
-      auto stage = registry.create(stage_config.type);
-      for (const auto& item : stage_config.options) {
-        stage->options().set(item.first.as<std::string>(), item.second);
-      }
-      switch (stage->kind()) {
-        case StageKind::reader:
-          if (pipeline.reader) throw ConfigError("a pipeline has one reader; this is the second");
-          if (!pipeline.filters.empty() || !pipeline.writers.empty()) throw ConfigError("the reader must come first");
-          pipeline.reader.reset(dynamic_cast<Reader*>(stage.release()));
-          break;
-        case StageKind::filter:
-          if (!pipeline.writers.empty()) throw ConfigError("filters must come before writers");
-          pipeline.filters.emplace_back(dynamic_cast<Filter*>(stage.release()));
-          break;
-        case StageKind::writer:
-          pipeline.writers.emplace_back(dynamic_cast<Writer*>(stage.release()));
-          break;
-        case StageKind::aggregator:
-          throw ConfigError("aggregators run in the prescription workflow (fieldrx prescribe), not in a tile pass");
+      if (auto* reader = dynamic_cast<Reader*>(stage.get())) {
+        if (pipeline.reader) throw ConfigError("a pipeline has one raster reader; this is the second");
+        if (!pipeline.filters.empty() || !pipeline.writers.empty()) throw ConfigError("the reader must come first");
+        stage.release();
+        pipeline.reader.reset(reader);
+      } else if (auto* filter = dynamic_cast<Filter*>(stage.get())) {
+        if (!pipeline.writers.empty()) throw ConfigError("filters must come before writers");
+        stage.release();
+        pipeline.filters.emplace_back(filter);
+      } else if (auto* writer = dynamic_cast<Writer*>(stage.get())) {
+        stage.release();
+        pipeline.writers.emplace_back(writer);
+      } else {
+        throw ConfigError("this stage works on whole fields: it belongs in a prescription config (with readers.fields)");
       }
     } catch (...) {
-      rethrow_with_context(where);
+      rethrow_with_context(config.source + ": stage " + std::to_string(position + 1) + " '" + config.stages[position].type + "'");
     }
   }
   if (!pipeline.reader) throw ConfigError(config.source + ": the pipeline needs a readers.* stage first");

@@ -31,6 +31,7 @@ struct PipelineConfig {
   std::string source = "<command line>";  // the file name, for error messages
   std::vector<StageConfig> stages;
   YAML::Node execution;
+  std::string output;  // top-level `output:` folder of workflows that write per-field folders
 };
 
 PipelineConfig load_config(const std::string& path);
@@ -49,6 +50,14 @@ struct Pipeline {
   std::vector<std::unique_ptr<Writer>> writers;
   ExecutionSettings execution;
 };
+
+// The execution block's settings (errors name the config file).
+ExecutionSettings parse_execution(const PipelineConfig& config);
+
+// The stage at `position` (0-based), created by name with its options set; errors are prefixed
+// "<file>: stage N '<type>'".
+std::unique_ptr<Stage> create_configured_stage(const PipelineConfig& config, std::size_t position,
+                                               const StageRegistry& registry);
 
 // Creates every stage by name and sets its options; errors name file, stage and option.
 Pipeline build_pipeline(const PipelineConfig& config, const StageRegistry& registry);

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The one place stages are registered: one line each.
 #include "pipeline/registry.hpp"
+#include "stages/aggregators/field_statistics_aggregator.hpp"
+#include "stages/aggregators/prescription_aggregator.hpp"
+#include "stages/aggregators/zones_aggregator.hpp"
 #include "stages/filters/indices_filter.hpp"
+#include "stages/readers/fields_reader.hpp"
 #include "stages/readers/orthomosaic_reader.hpp"
 #include "stages/writers/cog_writer.hpp"
+#include "stages/writers/prescription_writers.hpp"
 #include "stages/writers/preview_writer.hpp"
 
 namespace fieldrx {
@@ -12,9 +17,16 @@ const StageRegistry& stage_registry() {
   static const StageRegistry registry = [] {
     StageRegistry r;
     r.add<OrthomosaicReader>();
+    r.add<FieldsReader>();
     r.add<IndicesFilter>();
+    r.add<FieldStatisticsAggregator>();
+    r.add<ZonesAggregator>();
+    r.add<PrescriptionAggregator>();
     r.add<CogWriter>();
     r.add<PreviewWriter>();
+    r.add<IsoxmlWriter>();
+    r.add<ZonesVectorWriter>();
+    r.add<RxRasterWriter>();
     return r;
   }();
   return registry;

@@ -9,6 +9,7 @@
 #include "pipeline/log.hpp"
 #include "pipeline/registry.hpp"
 #include "pipeline/runner.hpp"
+#include "pipeline/workflows/prescribe_workflow.hpp"
 
 namespace fieldrx {
 namespace {
@@ -36,17 +37,21 @@ Subcommand add_run_command(CLI::App& app) {
   struct Args {
     std::string config;
     std::vector<std::string> overrides;
+    std::string output;
     ExecutionSettings execution;
   };
   auto args = std::make_shared<Args>();
   CLI::App* command = app.add_subcommand("run", "run a pipeline config (YAML or JSON)");
   command->add_option("config", args->config, "config file, e.g. configs/indices.yaml")->required();
   command->add_option("--set", args->overrides, "override a stage option: stage.option=value (repeatable)");
+  command->add_option("-o,--output", args->output, "output folder of a prescription config (overrides its 'output:')");
   add_execution_flags(*command, args->execution);
   return {command, [args, command] {
             PipelineConfig config = load_config(args->config);
             for (const auto& assignment : args->overrides) apply_override(config, assignment);
             apply_execution_flags(*command, args->execution, config);
+            if (!args->output.empty()) config.output = args->output;
+            if (is_prescription_config(config)) return run_prescribe_config(config, args->execution.quiet);
             return run_config(std::move(config), args->execution.quiet);
           }};
 }

@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "pipeline/config.hpp"
 #include "pipeline/stage.hpp"
 
 namespace fieldrx {
@@ -26,5 +27,9 @@ Subcommand add_run_command(CLI::App& app);
 Subcommand add_index_command(CLI::App& app);
 Subcommand add_stages_command(CLI::App& app);
 Subcommand add_synth_command(CLI::App& app);
+Subcommand add_prescribe_command(CLI::App& app);
+
+// Runs a prescription config and prints one line per field; exit 5 when some fields failed.
+int run_prescribe_config(const PipelineConfig& config, bool quiet);
 
 }  // namespace fieldrx

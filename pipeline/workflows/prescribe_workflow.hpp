@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The prescription workflow, field by field:
+//   image (readers.orthomosaic) + boundaries (readers.fields)
+//   -> one tile pass over the field's window: indices (filters.indices) and, for the pixels in
+//      the field, statistics and prescription-grid cell means (aggregators.field_statistics)
+//   -> zones on the grid (aggregators.zones) -> zone polygons clipped to the field, exact areas
+//   -> rates, totals, tank loads (aggregators.prescription)
+//   -> writers.isoxml, writers.zones, writers.rx_raster, writers.report into OUTDIR/<field id>/
+// and OUTDIR/summary.csv over all fields. A field that fails gets its error in the summary and
+// the others go on.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pipeline/config.hpp"
+#include "pipeline/field_writer.hpp"
+#include "stages/aggregators/field_statistics_aggregator.hpp"
+#include "stages/aggregators/prescription_aggregator.hpp"
+#include "stages/aggregators/zones_aggregator.hpp"
+#include "stages/readers/fields_reader.hpp"
+
+namespace fieldrx {
+
+struct PrescribeJob {
+  std::string source;  // config file, for messages
+  std::unique_ptr<Reader> image;
+  std::unique_ptr<FieldsReader> fields;
+  std::vector<std::unique_ptr<Filter>> filters;
+  std::unique_ptr<FieldStatisticsAggregator> statistics;
+  std::unique_ptr<ZonesAggregator> zones;
+  std::unique_ptr<PrescriptionAggregator> prescription;
+  std::vector<std::unique_ptr<FieldWriter>> writers;
+  ExecutionSettings execution;
+  std::string output_dir;
+};
+
+struct FieldOutcome {
+  std::string field_id;
+  std::string status;   // ok | warning | error
+  std::string message;  // the error, or the warnings "; "-joined
+  std::string crop;
+  double area_ha = 0, treated_area_ha = 0, mean_index = 0, gvf = 0, total_product = 0;
+  int zones = 0, tank_loads = 0;
+  std::string unit, product_unit, folder;
+  std::vector<std::string> outputs;
+};
+
+// True when the config is a prescription workflow (it has readers.fields).
+bool is_prescription_config(const PipelineConfig& config);
+PrescribeJob build_prescribe_job(const PipelineConfig& config, const StageRegistry& registry);
+std::vector<FieldOutcome> run_prescribe_job(PrescribeJob& job);
+
+// A field id as a folder name: characters other than letters, digits, '-', '_' and '.' become '_'.
+std::string field_folder_name(const std::string& field_id);
+
+}  // namespace fieldrx

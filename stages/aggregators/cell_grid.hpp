@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The prescription grid's arithmetic (pure): a north-aligned WGS84 grid with cells of a given
+// edge in metres, mean index per cell from pixels, and filling cells that have no data.
+#include <array>
+#include <opencv2/core.hpp>
+#include <vector>
+
+#include "pipeline/field_prescription.hpp"
+
+namespace fieldrx {
+
+// Metres per degree of latitude and of longitude on the WGS84 ellipsoid at `lat_deg`
+// (the standard series expansion; within millimetres per degree of the exact geodesic).
+std::array<double, 2> metres_per_degree(double lat_deg);
+
+// The grid covering [west, east] x [south, north] (degrees) with cells of `cell_size_m`
+// measured at the box's central latitude, anchored at its south-west corner.
+CellGridGeometry make_cell_grid(double west_lon, double south_lat, double east_lon, double north_lat,
+                                double cell_size_m);
+
+// Sums and counts of pixel values per cell, for several layers; mergeable (adds in the order
+// merged, so merging in tile order gives the same doubles at any thread count).
+class CellAccumulator {
+ public:
+  CellAccumulator() = default;
+  CellAccumulator(int rows, int cols, int layers);
+  // Adds n pixels: cell_row/cell_col per pixel (-1 = skip), values[layer][i]. A pixel counts
+  // for a layer where that layer is finite.
+  void add(const int* cell_rows, const int* cell_cols, const std::vector<const float*>& values, std::size_t n);
+  void merge(const CellAccumulator& other);  // same shape
+  // Adds `other`, a sub-grid whose cell (0, 0) is this grid's (row0, col0).
+  void merge_at(const CellAccumulator& other, int row0, int col0);
+  // CV_32F mean per cell of one layer; NaN where no pixel.
+  cv::Mat means(int layer) const;
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+
+ private:
+  int rows_ = 0, cols_ = 0;
+  std::vector<std::vector<double>> sums_;
+  std::vector<std::vector<int>> counts_;
+};
+
+// Gives every cell where `wanted` != 0 but `zones` == 0 the zone of its nearest zoned cell
+// (4-connected breadth-first growth, ties to the lower zone number), so a field has no
+// unassigned cells where the image had no data. Returns the number of cells filled.
+int fill_unzoned_cells(cv::Mat& zones, const cv::Mat& wanted);
+
+}  // namespace fieldrx
