@@ -6,6 +6,7 @@
 #include "pipeline/config.hpp"
 #include "pipeline/errors.hpp"
 #include "pipeline/registry.hpp"
+#include "pipeline/workflows/prescribe_workflow.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace fieldrx;
@@ -64,7 +65,12 @@ TEST_CASE("every shipped config builds", "[pipeline][config]") {
   for (const auto& entry : std::filesystem::directory_iterator(test::source_path("configs"))) {
     if (entry.path().extension() != ".yaml") continue;
     INFO(entry.path().string());
-    CHECK_NOTHROW(build_pipeline(load_config(entry.path().string()), stage_registry()));
+    const PipelineConfig config = load_config(entry.path().string());
+    if (is_prescription_config(config)) {
+      CHECK_NOTHROW(build_prescribe_job(config, stage_registry()));
+    } else {
+      CHECK_NOTHROW(build_pipeline(config, stage_registry()));
+    }
   }
 }
 
