@@ -14,9 +14,9 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <numbers>
 #include <memory>
 #include <mutex>
+#include <numbers>
 #include <set>
 #include <sstream>
 
@@ -57,12 +57,14 @@ SrsPtr traditional(SrsPtr srs) {
 SrsPtr srs_from_epsg(int epsg) {
   SrsPtr srs(new OGRSpatialReference());
   if (srs->importFromEPSG(epsg) != OGRERR_NONE) {
-    throw IoError("EPSG:" + std::to_string(epsg) + ": PROJ does not know this CRS: " +
-                  last_gdal_error());
+    throw IoError("EPSG:" + std::to_string(epsg) +
+                  ": PROJ does not know this CRS: " + last_gdal_error());
   }
   return traditional(std::move(srs));
 }
-SrsPtr srs_clone(const OGRSpatialReference& srs) { return traditional(SrsPtr(srs.Clone())); }
+SrsPtr srs_clone(const OGRSpatialReference& srs) {
+  return traditional(SrsPtr(srs.Clone()));
+}
 
 std::string describe_srs(const OGRSpatialReference& srs) {
   const char* authority = srs.GetAuthorityName(nullptr);
@@ -77,7 +79,9 @@ std::string format_number(double value, int decimals) {
   std::snprintf(buffer, sizeof buffer, "%.*f", decimals, value);
   return buffer;
 }
-std::string format_ha(double m2) { return format_number(m2 / 10000.0, 4) + " ha"; }
+std::string format_ha(double m2) {
+  return format_number(m2 / 10000.0, 4) + " ha";
+}
 
 std::string join(const std::vector<std::string>& items, const std::string& separator = ", ") {
   std::string out;
@@ -101,8 +105,7 @@ std::string trim(const std::string& text) {
 }
 
 bool iequals(const std::string& a, const std::string& b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
@@ -220,8 +223,8 @@ OGRGeometryUniquePtr make_valid_polygonal(OGRGeometryUniquePtr geometry, std::st
   }
   OGRGeometryUniquePtr polygonal = polygonal_part(*repaired);
   if (!polygonal || area_of(*polygonal) <= 0.0) {
-    note = what + " with no area left after MakeValid (it gave a " +
-           geometry_type_name(*repaired) + "); draw the boundary as a polygon";
+    note = what + " with no area left after MakeValid (it gave a " + geometry_type_name(*repaired) +
+           "); draw the boundary as a polygon";
     return nullptr;
   }
   note = what + " repaired with MakeValid";
@@ -279,7 +282,9 @@ class ReprojectorCache {
   std::map<int, SrsPtr> utm_;
 };
 
-std::string utm_key(int epsg) { return "EPSG:" + std::to_string(epsg); }
+std::string utm_key(int epsg) {
+  return "EPSG:" + std::to_string(epsg);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Opening files
@@ -346,7 +351,8 @@ std::vector<Exclusion> read_exclusions(const FieldReadOptions& options, Reprojec
     if (layer->GetFeatureCount() == 0) continue;
     const OGRSpatialReference* layer_srs = layer->GetSpatialRef();
     if (!layer_srs) {
-      throw StageError(where + " has no coordinate reference system; add one (a .prj next "
+      throw StageError(where +
+                       " has no coordinate reference system; add one (a .prj next "
                        "to a Shapefile) so the exclusions can be placed on the fields");
     }
     const SrsPtr srs = srs_clone(*layer_srs);
@@ -382,8 +388,8 @@ std::vector<Exclusion> read_exclusions(const FieldReadOptions& options, Reprojec
       if (options.exclusion_buffer_m > 0) {
         // Degrees per metre, generously: a candidate too many costs a GEOS call, one too few
         // would leave an obstacle sprayed.
-        const double max_lat = std::min(89.0, std::max(std::abs(exclusion.envelope.MinY),
-                                                       std::abs(exclusion.envelope.MaxY)));
+        const double max_lat = std::min(
+            89.0, std::max(std::abs(exclusion.envelope.MinY), std::abs(exclusion.envelope.MaxY)));
         const double dlat = 1.2 * options.exclusion_buffer_m / 110574.0;
         const double dlon = dlat / std::cos(max_lat * std::numbers::pi / 180.0);
         exclusion.envelope.MinX -= dlon;
@@ -419,8 +425,7 @@ class FieldBuilder {
   FieldBuilder(const FieldReadOptions& options, ReprojectorCache& cache,
                const OGRSpatialReference& wgs84, const OGRSpatialReference* raster,
                const std::vector<Exclusion>& exclusions)
-      : options_(options), cache_(cache), wgs84_(wgs84), raster_(raster),
-        exclusions_(exclusions) {}
+      : options_(options), cache_(cache), wgs84_(wgs84), raster_(raster), exclusions_(exclusions) {}
 
   Field build(FeatureRecord& record) {
     Field field;
@@ -514,7 +519,8 @@ class FieldBuilder {
     }
 
     if (options_.inner_buffer_m <= 0 && exclusions_.empty()) {
-      field.treatable.raster.reset(field.boundary.raster ? field.boundary.raster->clone() : nullptr);
+      field.treatable.raster.reset(field.boundary.raster ? field.boundary.raster->clone()
+                                                         : nullptr);
       field.treatable.wgs84.reset(field.boundary.wgs84->clone());
       field.treatable.utm.reset(field.boundary.utm->clone());
       field.treatable.area_m2 = field.boundary.area_m2;
@@ -670,12 +676,15 @@ FieldSet read_fields(const std::string& path, const FieldReadOptions& options) {
         names.emplace_back(definition->GetFieldDefn(i)->GetNameRef());
       }
       throw ConfigError(where + " has no attribute '" + id_attribute + "' for the field ids; its " +
-                        "attributes are [" + join(names) + "] (or FID); choose one with --field-id");
+                        "attributes are [" + join(names) +
+                        "] (or FID); choose one with --field-id");
     }
     const OGRSpatialReference* srs = layer->GetSpatialRef();
     if (!srs) {
-      throw StageError(where + " has no coordinate reference system; add one (a .prj next to a "
-                       "Shapefile, a crs member in GeoJSON) so the fields can be placed on the image");
+      throw StageError(
+          where +
+          " has no coordinate reference system; add one (a .prj next to a "
+          "Shapefile, a crs member in GeoJSON) so the fields can be placed on the image");
     }
     layer_srs.push_back(srs_clone(*srs));
     const std::string srs_key = path + "|" + layer_name;
@@ -691,8 +700,8 @@ FieldSet read_fields(const std::string& path, const FieldReadOptions& options) {
         id = trim(feature->GetFieldAsString(id_index));
       }
       const std::string location = "feature " + std::to_string(index) + " (FID " +
-                                   std::to_string(feature->GetFID()) + ") of layer '" +
-                                   layer_name + "'";
+                                   std::to_string(feature->GetFID()) + ") of layer '" + layer_name +
+                                   "'";
       if (id.empty()) {
         if (wanted.empty()) empty_ids.push_back(location);
         continue;
@@ -713,13 +722,13 @@ FieldSet read_fields(const std::string& path, const FieldReadOptions& options) {
     }
   }
   if (!empty_ids.empty()) {
-    throw StageError(path + ": " + std::to_string(empty_ids.size()) +
-                     " feature(s) have no value in attribute '" + id_attribute + "': " +
-                     join(std::vector<std::string>(
-                         empty_ids.begin(),
-                         empty_ids.begin() + std::min<std::size_t>(empty_ids.size(), 10))) +
-                     (empty_ids.size() > 10 ? ", ..." : "") +
-                     "; every field needs an id: fill them in or choose another --field-id");
+    throw StageError(
+        path + ": " + std::to_string(empty_ids.size()) +
+        " feature(s) have no value in attribute '" + id_attribute + "': " +
+        join(std::vector<std::string>(
+            empty_ids.begin(), empty_ids.begin() + std::min<std::size_t>(empty_ids.size(), 10))) +
+        (empty_ids.size() > 10 ? ", ..." : "") +
+        "; every field needs an id: fill them in or choose another --field-id");
   }
   {
     std::map<std::string, std::vector<std::string>> places;
@@ -750,8 +759,8 @@ FieldSet read_fields(const std::string& path, const FieldReadOptions& options) {
     }
   }
   if (records.empty()) {
-    throw StageError(path + ": no fields found (" + std::to_string(features_seen) +
-                     " features" + (options.layer.empty() ? "" : " in layer '" + options.layer + "'") +
+    throw StageError(path + ": no fields found (" + std::to_string(features_seen) + " features" +
+                     (options.layer.empty() ? "" : " in layer '" + options.layer + "'") +
                      "); a field boundary file needs polygon features with ids");
   }
 
@@ -766,7 +775,8 @@ FieldSet read_fields(const std::string& path, const FieldReadOptions& options) {
 
 cv::Mat rasterize_mask(const OGRGeometry& geometry, const GeoReference& window, int width,
                        int height) {
-  if (width <= 0 || height <= 0) return cv::Mat::zeros(std::max(height, 0), std::max(width, 0), CV_8U);
+  if (width <= 0 || height <= 0)
+    return cv::Mat::zeros(std::max(height, 0), std::max(width, 0), CV_8U);
   register_drivers();
   GDALDriver* driver = GetGDALDriverManager()->GetDriverByName("MEM");
   if (!driver) throw IoError("rasterizing a field: GDAL's MEM driver is missing");
@@ -783,10 +793,10 @@ cv::Mat rasterize_mask(const OGRGeometry& geometry, const GeoReference& window, 
                                      nullptr, nullptr, &burn, nullptr, nullptr, nullptr),
              "rasterizing a field");
   cv::Mat mask(height, width, CV_8U);
-  check_gdal(dataset->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, width, height, mask.data, width,
-                                                 height, GDT_Byte, 1,
-                                                 static_cast<GSpacing>(mask.step), nullptr),
-             "rasterizing a field");
+  check_gdal(
+      dataset->GetRasterBand(1)->RasterIO(GF_Read, 0, 0, width, height, mask.data, width, height,
+                                          GDT_Byte, 1, static_cast<GSpacing>(mask.step), nullptr),
+      "rasterizing a field");
   return mask;
 }
 
@@ -797,16 +807,18 @@ const OGRGeometry& raster_geometry(const Field& field, bool whole_boundary) {
   }
   const FieldGeometry& geometry = whole_boundary ? field.boundary : field.treatable;
   if (!geometry.raster) {
-    throw StageError("field " + field.id +
-                     ": was read without the raster's CRS (FieldReadOptions::raster_crs_wkt), so it "
-                     "cannot be mapped onto an image");
+    throw StageError(
+        "field " + field.id +
+        ": was read without the raster's CRS (FieldReadOptions::raster_crs_wkt), so it "
+        "cannot be mapped onto an image");
   }
   return *geometry.raster;
 }
 
 std::string describe_extent(double min_x, double max_x, double min_y, double max_y) {
   char buffer[160];
-  std::snprintf(buffer, sizeof buffer, "x %.10g..%.10g, y %.10g..%.10g", min_x, max_x, min_y, max_y);
+  std::snprintf(buffer, sizeof buffer, "x %.10g..%.10g, y %.10g..%.10g", min_x, max_x, min_y,
+                max_y);
   return buffer;
 }
 }  // namespace
@@ -819,8 +831,10 @@ cv::Mat field_mask(const Field& field, const GeoReference& window, int width, in
 void check_raster_crs(const FieldSet& set, const GeoReference& raster,
                       const std::string& raster_name) {
   if (set.raster_crs_wkt.empty()) {
-    throw StageError(set.source + ": the fields were read without a raster CRS, so they cannot "
-                     "be mapped onto " + raster_name);
+    throw StageError(set.source +
+                     ": the fields were read without a raster CRS, so they cannot "
+                     "be mapped onto " +
+                     raster_name);
   }
   if (raster.crs_wkt == set.raster_crs_wkt) return;
   OGRSpatialReference a, b;

@@ -38,8 +38,8 @@
 namespace fieldrx {
 
 struct FieldReadOptions {
-  std::string id_attribute;      // attribute holding the field id (--field-id); "FID": the feature id
-  std::string layer;             // empty: every layer
+  std::string id_attribute;  // attribute holding the field id (--field-id); "FID": the feature id
+  std::string layer;         // empty: every layer
   std::vector<std::string> ids;  // empty: every field; else only these (all must exist)
   // CRS of the imagery the masks are for, as WKT; empty: no raster-CRS geometry is made.
   std::string raster_crs_wkt;
@@ -48,7 +48,7 @@ struct FieldReadOptions {
   // Areas to leave out of every field (water, buildings, poles, power lines): polygons, or
   // points/lines with exclusion_buffer_m > 0. Empty path: none.
   std::string exclusions_path;
-  std::string exclusions_layer;  // empty: every layer
+  std::string exclusions_layer;   // empty: every layer
   double exclusion_buffer_m = 0;  // metres >= 0, around each exclusion
 };
 
@@ -65,7 +65,7 @@ enum class FieldStatus { ok, warning, error };
 
 struct Field {
   std::string id;
-  std::string layer;       // layer it came from
+  std::string layer;            // layer it came from
   long long feature_index = 0;  // 0-based position in that layer
   long long fid = -1;           // OGR feature id
   FieldStatus status = FieldStatus::ok;

@@ -92,7 +92,8 @@ class BigUnsigned {
     for (int i = 0; i < used; ++i) {
       UInt128 carry = 0;
       for (int j = 0; j < used; ++j) {
-        const UInt128 cell = static_cast<UInt128>(limbs_[i]) * limbs_[j] + out.limbs_[i + j] + carry;
+        const UInt128 cell =
+            static_cast<UInt128>(limbs_[i]) * limbs_[j] + out.limbs_[i + j] + carry;
         out.limbs_[i + j] = static_cast<std::uint64_t>(cell);
         carry = cell >> 64;
       }
@@ -144,22 +145,41 @@ inline double lerp(double a, double b, double t) {
   return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
 }
 
-// The histogram bin of `x` for `bins` equal bins over [lower, upper] as numpy.histogram does:
-// an estimate from the scaled offset, then corrected against the bin edges themselves, and
-// the upper edge counted in the last bin. -1 / bins for below / above.
-inline long histogram_bin(double x, double lower, double upper, int bins) {
-  if (x < lower) return -1;
-  if (x > upper) return bins;
-  const double width = upper - lower;
-  long index = static_cast<long>(std::floor((x - lower) / width * bins));
-  index = std::clamp(index, 0L, static_cast<long>(bins) - 1);
-  auto edge = [&](long i) { return lower + width * static_cast<double>(i) / bins; };
-  if (x < edge(index) && index > 0) --index;
-  if (index + 1 < bins && x >= edge(index + 1)) ++index;
-  return index;
-}
+// Equal bins over [lower, upper] binned as numpy.histogram does: an estimate from the scaled
+// offset, then corrected against the bin edges themselves (so a value on an edge always goes to
+// the bin that starts there), and the upper edge counted in the last bin.
+class BinEdges {
+ public:
+  BinEdges(double lower, double upper, int bins)
+      : lower_(lower), upper_(upper), scale_(bins / (upper - lower)), bins_(bins) {
+    edges_.resize(static_cast<std::size_t>(bins) + 1);
+    for (int i = 0; i < bins; ++i) edges_[i] = lower + (upper - lower) * i / bins;
+    edges_[bins] = upper;
+  }
+  // -1 below the range, bins above it.
+  long bin(double x) const {
+    if (x < lower_) return -1;
+    if (x > upper_) return bins_;
+    long index = std::clamp(static_cast<long>((x - lower_) * scale_), 0L, bins_ - 1L);
+    if (x < edges_[index] && index > 0) --index;
+    if (index + 1 < bins_ && x >= edges_[index + 1]) ++index;
+    return index;
+  }
+
+ private:
+  double lower_, upper_, scale_;
+  long bins_;
+  std::vector<double> edges_;
+};
 
 }  // namespace
+
+// Kept out of the header: the binning of a fixed-range histogram.
+struct FieldStatistics::FixedBins : BinEdges {
+  using BinEdges::BinEdges;
+};
+
+namespace {}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // Options and results
@@ -191,18 +211,17 @@ void StatisticsOptions::validate() const {
     throw std::invalid_argument("statistics: histogram_bins " + std::to_string(histogram_bins) +
                                 " is outside [1, 100000]");
   }
-  if (histogram_fixed_range &&
-      !(std::isfinite(histogram_min) && std::isfinite(histogram_max) &&
-        histogram_min < histogram_max)) {
+  if (histogram_fixed_range && !(std::isfinite(histogram_min) && std::isfinite(histogram_max) &&
+                                 histogram_min < histogram_max)) {
     throw std::invalid_argument("statistics: the histogram range [" +
                                 std::to_string(histogram_min) + ", " +
-                                std::to_string(histogram_max) +
-                                "] must be finite with min < max");
+                                std::to_string(histogram_max) + "] must be finite with min < max");
   }
 }
 
 double Histogram::edge(std::size_t i) const {
-  if (i == counts.size()) return upper;  // exact, not lower + width * n / n
+  // As BinEdges: the upper edge exactly, not lower + width * n / n.
+  if (i == counts.size()) return upper;
   return lower + (upper - lower) * static_cast<double>(i) / static_cast<double>(counts.size());
 }
 
@@ -369,6 +388,8 @@ FieldStatistics::FieldStatistics(StatisticsOptions options)
   options_.validate();
   if (options_.histogram_fixed_range) {
     fixed_counts_.assign(static_cast<std::size_t>(options_.histogram_bins), 0);
+    fixed_bins_ = std::make_shared<const FixedBins>(options_.histogram_min, options_.histogram_max,
+                                                    options_.histogram_bins);
   }
 }
 
@@ -383,6 +404,7 @@ FieldStatistics::FieldStatistics(const FieldStatistics& other)
       min_(other.min_),
       max_(other.max_),
       fixed_counts_(other.fixed_counts_),
+      fixed_bins_(other.fixed_bins_),
       below_(other.below_),
       above_(other.above_),
       values_(other.values_),
@@ -401,9 +423,8 @@ inline void FieldStatistics::add_value(float value) {
   moments_.add(value);
   min_ = std::min(min_, value);
   max_ = std::max(max_, value);
-  if (options_.histogram_fixed_range) {
-    const long bin = histogram_bin(value, options_.histogram_min, options_.histogram_max,
-                                   options_.histogram_bins);
+  if (fixed_bins_) {
+    const long bin = fixed_bins_->bin(value);
     if (bin < 0) {
       ++below_;
     } else if (bin >= options_.histogram_bins) {
@@ -523,10 +544,9 @@ StatisticsSummary FieldStatistics::summary() const {
     out.histogram.lower = min_ == max_ ? out.min - 0.5 : out.min;
     out.histogram.upper = min_ == max_ ? out.max + 0.5 : out.max;
   }
+  const BinEdges observed(out.histogram.lower, out.histogram.upper, bins);
   auto observed_bin = [&](double x) {
-    return static_cast<std::size_t>(
-        std::clamp(histogram_bin(x, out.histogram.lower, out.histogram.upper, bins), 0L,
-                   static_cast<long>(bins) - 1));
+    return static_cast<std::size_t>(std::clamp(observed.bin(x), 0L, static_cast<long>(bins) - 1));
   };
 
   // Order statistic of 0-based rank r.
@@ -553,8 +573,8 @@ StatisticsSummary FieldStatistics::summary() const {
     const std::size_t i = static_cast<std::size_t>(it - cumulative.begin()) - 1;
     const auto& bin = fine_bins[i];
     // Uniform within the bin: the j-th of k values sits at (j + 0.5) / k of its width.
-    const double position = (static_cast<double>(r - cumulative[i]) + 0.5) /
-                            static_cast<double>(bin.count);
+    const double position =
+        (static_cast<double>(r - cumulative[i]) + 0.5) / static_cast<double>(bin.count);
     return std::clamp(bin.low + position * (bin.high - bin.low), out.min, out.max);
   };
   for (std::size_t i = 0; i < options_.percentiles.size(); ++i) {
@@ -615,7 +635,9 @@ void BandMeanAccumulator::merge(const BandMeanAccumulator& other) {
   pixels_ += other.pixels_;
 }
 
-std::uint64_t BandMeanAccumulator::count() const { return pixels_; }
+std::uint64_t BandMeanAccumulator::count() const {
+  return pixels_;
+}
 
 bool BandMeanAccumulator::has(BandRole role) const {
   return present_ != -1 && (present_ >> static_cast<int>(role) & 1) != 0;

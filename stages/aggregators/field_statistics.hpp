@@ -36,10 +36,9 @@
 #include <cstdint>
 #include <iterator>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <span>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "stages/filters/index_kernels.hpp"
 
@@ -65,16 +64,16 @@ struct StatisticsOptions {
 };
 
 struct Histogram {
-  double lower = 0, upper = 0;          // edges of the first and last bin
-  std::vector<std::uint64_t> counts;    // bins of width (upper - lower) / counts.size()
-  std::uint64_t below = 0, above = 0;   // outside a fixed range; 0 for the observed range
-  bool exact = true;                    // false: rebinned from the fine histogram (see above)
-  double edge(std::size_t i) const;     // i in [0, counts.size()]
+  double lower = 0, upper = 0;         // edges of the first and last bin
+  std::vector<std::uint64_t> counts;   // bins of width (upper - lower) / counts.size()
+  std::uint64_t below = 0, above = 0;  // outside a fixed range; 0 for the observed range
+  bool exact = true;                   // false: rebinned from the fine histogram (see above)
+  double edge(std::size_t i) const;    // i in [0, counts.size()]
 };
 
 struct StatisticsSummary {
-  std::uint64_t count = 0;    // finite values used
-  std::uint64_t skipped = 0;  // NaN / ±inf values offered (inside the field, but nodata)
+  std::uint64_t count = 0;     // finite values used
+  std::uint64_t skipped = 0;   // NaN / ±inf values offered (inside the field, but nodata)
   double mean, std, min, max;  // NaN when count == 0; std is the population std (ddof = 0)
   std::vector<double> percentile_ranks;  // in percent, as asked
   std::vector<double> percentiles;       // same order; NaN when count == 0
@@ -103,7 +102,7 @@ class ExactMoments {
   std::array<Int128, 256> sum_{};      // Σ ±m
   std::array<UInt128, 256> sum_sq_{};  // Σ m²
   std::uint64_t count_ = 0;
-  int lowest_ = 256, highest_ = -1;    // occupied buckets, to keep the loops short
+  int lowest_ = 256, highest_ = -1;  // occupied buckets, to keep the loops short
 };
 
 class FieldStatistics {
@@ -133,6 +132,7 @@ class FieldStatistics {
 
  private:
   class FineHistogram;
+  struct FixedBins;
   void add_value(float value);
   void switch_to_fine();
   void after_growth();
@@ -141,10 +141,11 @@ class FieldStatistics {
   ExactMoments moments_;
   std::uint64_t skipped_ = 0;
   float min_, max_;
-  std::vector<std::uint64_t> fixed_counts_;  // fixed-range mode only
+  std::vector<std::uint64_t> fixed_counts_;      // fixed-range mode only
+  std::shared_ptr<const FixedBins> fixed_bins_;  // immutable, shared by copies
   std::uint64_t below_ = 0, above_ = 0;
-  std::vector<float> values_;                // exact mode
-  std::unique_ptr<FineHistogram> fine_;      // beyond exact_value_limit
+  std::vector<float> values_;            // exact mode
+  std::unique_ptr<FineHistogram> fine_;  // beyond exact_value_limit
 };
 
 // Mean reflectance per band role over the pixels where every band the raster has is valid, and
@@ -160,9 +161,9 @@ class BandMeanAccumulator {
   void add(const BandRows& bands, std::size_t n, const std::uint8_t* mask = nullptr);
   void merge(const BandMeanAccumulator& other);
 
-  std::uint64_t count() const;               // pixels used
+  std::uint64_t count() const;  // pixels used
   bool has(BandRole role) const;
-  double mean(BandRole role) const;          // NaN when the role is absent or count() == 0
+  double mean(BandRole role) const;  // NaN when the role is absent or count() == 0
   // The index of the mean band values; NaN when a needed role is absent or nothing was added.
   float index_of_means(const IndexDefinition& index) const;
 

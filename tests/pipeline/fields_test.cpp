@@ -60,6 +60,8 @@ void translate(const std::string& source, const std::string& destination,
   DatasetPtr input = open_vector(source);
   CPLStringList argv;
   for (const auto& argument : arguments) argv.AddString(argument.c_str());
+  // Shapefile's laundered names and date types are expected: keep GDAL's notes off the log.
+  CPLPushErrorHandler(CPLQuietErrorHandler);
   GDALVectorTranslateOptions* options = GDALVectorTranslateOptionsNew(argv.List(), nullptr);
   REQUIRE(options != nullptr);
   GDALDatasetH source_handle = GDALDataset::ToHandle(input.get());
@@ -67,6 +69,7 @@ void translate(const std::string& source, const std::string& destination,
   GDALDatasetH output =
       GDALVectorTranslate(destination.c_str(), nullptr, 1, &source_handle, options, &usage_error);
   GDALVectorTranslateOptionsFree(options);
+  CPLPopErrorHandler();
   INFO("ogr2ogr " << source << " -> " << destination << ": " << last_gdal_error());
   REQUIRE(output != nullptr);
   GDALClose(output);
@@ -78,7 +81,8 @@ void write_text(const std::string& path, const std::string& text) {
 
 // A GeoJSON FeatureCollection in `crs` (EPSG code) from "id|geometry" pairs; geometry is a
 // GeoJSON geometry object or "null".
-std::string feature_collection(int epsg, const std::vector<std::pair<std::string, std::string>>& items) {
+std::string feature_collection(int epsg,
+                               const std::vector<std::pair<std::string, std::string>>& items) {
   std::string out = "{\"type\":\"FeatureCollection\",";
   if (epsg != 0) {
     out += "\"crs\":{\"type\":\"name\",\"properties\":{\"name\":\"urn:ogc:def:crs:EPSG::" +
@@ -143,7 +147,8 @@ TEST_CASE("fields: square_crop over 615.tif gives 1267 pixels and the reference 
           "[fields][pipeline]") {
   // Guards rasterization (pixel centres, raster CRS) against GDAL-Python reference values.
   const Raster image = raster_of(test::shared_path(kImage));
-  const FieldSet set = read_fields(test::shared_path(kSquare), options_for("FID", image.georef.crs_wkt));
+  const FieldSet set =
+      read_fields(test::shared_path(kSquare), options_for("FID", image.georef.crs_wkt));
   REQUIRE(set.fields.size() == 1);
   const Field& field = set.fields.front();
   REQUIRE(field.id == "0");
@@ -160,8 +165,8 @@ TEST_CASE("fields: square_crop over 615.tif gives 1267 pixels and the reference 
 
   // The field's window, rasterized on its own, holds the same pixels (tiles see the same mask).
   const PixelWindow window = field_pixel_window(field, image.georef, image.width, image.height);
-  const cv::Mat window_mask = field_mask(field, image.georef.window(window.col, window.row),
-                                         window.width, window.height);
+  const cv::Mat window_mask =
+      field_mask(field, image.georef.window(window.col, window.row), window.width, window.height);
   REQUIRE(cv::countNonZero(window_mask) == 1267);
   const cv::Rect rect(window.col, window.row, window.width, window.height);
   REQUIRE(cv::countNonZero(window_mask != mask(rect)) == 0);
@@ -201,11 +206,13 @@ TEST_CASE("fields: fiboa NRW areas in the field's UTM zone match the published o
     REQUIRE(field.boundary.area_ha() == Approx(published.at(field.id) / 1e4).margin(1e-4));
     REQUIRE(field.treatable.area_m2 == field.boundary.area_m2);
     REQUIRE(field.boundary.raster == nullptr);  // no raster CRS asked for
-    // Lon/lat order kept (7.87°E, 51.7°N), not swapped.
+    // Lon/lat order kept (x 7.8°E / 9.3°E, y 51.7°N), not swapped.
     OGREnvelope envelope;
     field.boundary.wgs84->getEnvelope(&envelope);
-    REQUIRE(envelope.MinX == Approx(7.87).margin(0.01));
-    REQUIRE(envelope.MinY == Approx(51.74).margin(0.01));
+    REQUIRE(envelope.MinX > 6.0);
+    REQUIRE(envelope.MaxX < 12.0);
+    REQUIRE(envelope.MinY > 51.0);
+    REQUIRE(envelope.MaxY < 52.5);
   }
   // The same areas through ETRS89 / UTM 32N (what the data README quotes): within 0.01 m².
   test::TempDir temp;
@@ -223,12 +230,9 @@ TEST_CASE("fields: GeoJSON, GeoPackage, Shapefile, KML and KMZ give the same fie
   const FieldSet reference = read_fields(test::shared_path(kFiboa), options_for("id"));
   test::TempDir temp;
   const std::vector<std::pair<std::string, std::vector<std::string>>> outputs{
-      {"fields.gpkg", {"-f", "GPKG"}},
-      {"fields.shp", {"-f", "ESRI Shapefile"}},
-      {"fields.kml", {"-f", "LIBKML"}},
-      {"fields_plain.kml", {"-f", "KML"}},
-      {"fields.kmz", {"-f", "LIBKML"}},
-      {"fields_utm.gpkg", {"-f", "GPKG", "-t_srs", "EPSG:32632"}},
+      {"fields.gpkg", {"-f", "GPKG"}},  {"fields.shp", {"-f", "ESRI Shapefile"}},
+      {"fields.kml", {"-f", "LIBKML"}}, {"fields_plain.kml", {"-f", "KML"}},
+      {"fields.kmz", {"-f", "LIBKML"}}, {"fields_utm.gpkg", {"-f", "GPKG", "-t_srs", "EPSG:32632"}},
   };
   for (const auto& [name, arguments] : outputs) {
     DYNAMIC_SECTION(name) {
@@ -241,8 +245,8 @@ TEST_CASE("fields: GeoJSON, GeoPackage, Shapefile, KML and KMZ give the same fie
         REQUIRE(expected != nullptr);
         REQUIRE(field.status == FieldStatus::ok);
         REQUIRE(field.utm_epsg == expected->utm_epsg);
-        // KML stores text coordinates; everything else round-trips the doubles.
-        REQUIRE(field.boundary.area_m2 == Approx(expected->boundary.area_m2).margin(0.01));
+        // KML stores text coordinates, but at least the 7 decimals the GeoJSON has.
+        REQUIRE(field.boundary.area_m2 == Approx(expected->boundary.area_m2).margin(1e-6));
       }
     }
   }
@@ -255,6 +259,22 @@ TEST_CASE("fields: GeoJSON, GeoPackage, Shapefile, KML and KMZ give the same fie
     REQUIRE_THROWS_WITH(read_fields(temp.file("named.gpkg"), options),
                         Contains("no layer 'fields'") && Contains("[parcels]"));
   }
+  SECTION("every layer by default; ids must be unique across layers") {
+    translate(test::shared_path(kFiboa), temp.file("two.gpkg"), {"-nln", "north"});
+    translate(test::shared_path(kFiboa), temp.file("two.gpkg"),
+              {"-update", "-nln", "south", "-where", "id = '2713'"});
+    REQUIRE_THROWS_WITH(
+        read_fields(temp.file("two.gpkg"), options_for("id")),
+        Contains("'2713' (feature 1 of layer 'north', feature 0 of layer 'south')"));
+    FieldReadOptions options = options_for("id");
+    options.layer = "south";
+    const FieldSet south = read_fields(temp.file("two.gpkg"), options);
+    REQUIRE(south.fields.size() == 1);
+    REQUIRE(south.fields.front().layer == "south");
+    options.layer.clear();
+    options.ids = {"12324"};  // only in 'north': the duplicate is not selected
+    REQUIRE(read_fields(temp.file("two.gpkg"), options).fields.front().layer == "north");
+  }
 }
 
 TEST_CASE("fields: a boundary in EPSG:4326 masks the UTM image like the UTM boundary",
@@ -264,9 +284,10 @@ TEST_CASE("fields: a boundary in EPSG:4326 masks the UTM image like the UTM boun
   test::TempDir temp;
   translate(test::shared_path(kSquare), temp.file("square_wgs84.geojson"),
             {"-t_srs", "EPSG:4326", "-lco", "COORDINATE_PRECISION=15"});
-  const FieldSet utm = read_fields(test::shared_path(kSquare), options_for("FID", image.georef.crs_wkt));
-  const FieldSet wgs84 = read_fields(temp.file("square_wgs84.geojson"),
-                                     options_for("FID", image.georef.crs_wkt));
+  const FieldSet utm =
+      read_fields(test::shared_path(kSquare), options_for("FID", image.georef.crs_wkt));
+  const FieldSet wgs84 =
+      read_fields(temp.file("square_wgs84.geojson"), options_for("FID", image.georef.crs_wkt));
   const cv::Mat a = field_mask(utm.fields.front(), image.georef, image.width, image.height);
   const cv::Mat b = field_mask(wgs84.fields.front(), image.georef, image.width, image.height);
   REQUIRE(cv::countNonZero(b) == 1267);
@@ -312,21 +333,25 @@ TEST_CASE("fields: holes, repairs and per-field errors", "[fields][pipeline]") {
   auto p = [](double x, double y) { return std::pair<double, double>(kX + x, kY + y); };
   const std::string bowtie = polygon({p(0, 0), p(10, 10), p(10, 0), p(0, 10)});
   const std::string line_like = polygon({p(0, 0), p(1, 1), p(2, 2)});
-  write_text(temp.file("mixed.geojson"),
-             feature_collection(32652, {
-                 {"holed", "{\"type\":\"Polygon\",\"coordinates\":[" + outer + "," + hole + "]}"},
-                 {"bowtie", bowtie},
-                 {"flat", line_like},
-                 {"nothing", "null"},
-                 {"empty", "{\"type\":\"Polygon\",\"coordinates\":[]}"},
-                 {"point", std::string("{\"type\":\"Point\",\"coordinates\":")
-                               .append(point(kX + 5, kY + 5))
-                               .append("}")},
-                 {"multi", "{\"type\":\"MultiPolygon\",\"coordinates\":[[" + square(kX, kY, 10) +
-                               "],[" + square(kX + 50, kY + 50, 10) + "]]}"},
-             }));
+  write_text(
+      temp.file("mixed.geojson"),
+      feature_collection(
+          32652,
+          {
+              {"holed", "{\"type\":\"Polygon\",\"coordinates\":[" + outer + "," + hole + "]}"},
+              {"bowtie", bowtie},
+              {"flat", line_like},
+              {"nothing", "null"},
+              {"empty", "{\"type\":\"Polygon\",\"coordinates\":[[]]}"},
+              {"point", std::string("{\"type\":\"Point\",\"coordinates\":")
+                            .append(point(kX + 5, kY + 5))
+                            .append("}")},
+              {"multi", "{\"type\":\"MultiPolygon\",\"coordinates\":[[" + square(kX, kY, 10) +
+                            "],[" + square(kX + 50, kY + 50, 10) + "]]}"},
+          }));
   const Raster grid = one_metre_grid();
-  const FieldSet set = read_fields(temp.file("mixed.geojson"), options_for("field_no", grid.georef.crs_wkt));
+  const FieldSet set =
+      read_fields(temp.file("mixed.geojson"), options_for("field_no", grid.georef.crs_wkt));
   REQUIRE(set.fields.size() == 7);
   REQUIRE(set.error_count() == 4);
 
@@ -351,7 +376,7 @@ TEST_CASE("fields: holes, repairs and per-field errors", "[fields][pipeline]") {
   REQUIRE_THAT(flat.message, Contains("MakeValid") && Contains("no area"));
   REQUIRE_THROWS_AS(field_mask(flat, grid.georef, grid.width, grid.height), StageError);
   REQUIRE_THAT(set.find("nothing")->message, Contains("no geometry"));
-  REQUIRE_THAT(set.find("empty")->message, Contains("empty"));
+  REQUIRE_THAT(set.find("empty")->message, Contains("has an empty Polygon"));
   REQUIRE_THAT(set.find("point")->message, Contains("Point") && Contains("not a polygon"));
 
   const Field& multi = *set.find("multi");
@@ -367,7 +392,8 @@ TEST_CASE("fields: ids — attribute, duplicates, empties, selection", "[fields]
   const std::string b = "{\"type\":\"Polygon\",\"coordinates\":[" + square(kX + 20, kY, 10) + "]}";
   write_text(temp.file("ok.geojson"), feature_collection(32652, {{"A", a}, {"B", b}, {"C", a}}));
   write_text(temp.file("dup.geojson"), feature_collection(32652, {{"A", a}, {"B", b}, {"A", b}}));
-  write_text(temp.file("blank.geojson"), feature_collection(32652, {{"A", a}, {"<null>", b}, {" ", b}}));
+  write_text(temp.file("blank.geojson"),
+             feature_collection(32652, {{"A", a}, {"<null>", b}, {" ", b}}));
 
   REQUIRE_THROWS_AS(read_fields(temp.file("ok.geojson"), options_for("field_id")), ConfigError);
   REQUIRE_THROWS_WITH(read_fields(temp.file("ok.geojson"), options_for("field_id")),
@@ -402,9 +428,11 @@ TEST_CASE("fields: inner buffer and exclusions in metres", "[fields][pipeline]")
   test::TempDir temp;
   write_text(temp.file("fields.geojson"),
              feature_collection(32652, {
-                 {"big", "{\"type\":\"Polygon\",\"coordinates\":[" + square(kX, kY, 100) + "]}"},
-                 {"small", "{\"type\":\"Polygon\",\"coordinates\":[" + square(kX + 200, kY, 10) + "]}"},
-             }));
+                                           {"big", "{\"type\":\"Polygon\",\"coordinates\":[" +
+                                                       square(kX, kY, 100) + "]}"},
+                                           {"small", "{\"type\":\"Polygon\",\"coordinates\":[" +
+                                                         square(kX + 200, kY, 10) + "]}"},
+                                       }));
   // A pole in the middle of "big", given in lon/lat, and a pond (10 x 10 m) in its corner.
   OGRSpatialReference utm, wgs84;
   utm.importFromEPSG(32652);
@@ -416,10 +444,11 @@ TEST_CASE("fields: inner buffer and exclusions in metres", "[fields][pipeline]")
   REQUIRE(to_wgs84->Transform(1, &pole_x, &pole_y));
   OGRCoordinateTransformation::DestroyCT(to_wgs84);
   char pole[200];
-  std::snprintf(pole, sizeof pole,
-                "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
-                "\"properties\":{},\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.12f,%.12f]}}]}",
-                pole_x, pole_y);
+  std::snprintf(
+      pole, sizeof pole,
+      "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+      "\"properties\":{},\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.12f,%.12f]}}]}",
+      pole_x, pole_y);
   write_text(temp.file("poles.geojson"), pole);
   write_text(temp.file("pond.geojson"),
              feature_collection(32652, {{"pond", "{\"type\":\"Polygon\",\"coordinates\":[" +
@@ -489,13 +518,17 @@ TEST_CASE("fields: pixel windows and CRS checks", "[fields][pipeline]") {
   test::TempDir temp;
   write_text(temp.file("fields.geojson"),
              feature_collection(32652, {
-                 {"in", "{\"type\":\"Polygon\",\"coordinates\":[" + square(kX + 10.2, kY + 20.7, 30) + "]}"},
-                 {"F007", "{\"type\":\"Polygon\",\"coordinates\":[" + square(kX + 500, kY, 30) + "]}"},
-             }));
+                                           {"in", "{\"type\":\"Polygon\",\"coordinates\":[" +
+                                                      square(kX + 10.2, kY + 20.7, 30) + "]}"},
+                                           {"F007", "{\"type\":\"Polygon\",\"coordinates\":[" +
+                                                        square(kX + 500, kY, 30) + "]}"},
+                                       }));
   const Raster grid = one_metre_grid();
-  const FieldSet set = read_fields(temp.file("fields.geojson"), options_for("field_no", grid.georef.crs_wkt));
+  const FieldSet set =
+      read_fields(temp.file("fields.geojson"), options_for("field_no", grid.georef.crs_wkt));
   // x 10.2..40.2 -> centres 10.5..39.5 -> cols 10..39; rows 49.3..79.3 -> centres rows 49..78.
-  const PixelWindow window = field_pixel_window(*set.find("in"), grid.georef, grid.width, grid.height);
+  const PixelWindow window =
+      field_pixel_window(*set.find("in"), grid.georef, grid.width, grid.height);
   REQUIRE(window.col == 10);
   REQUIRE(window.width == 30);
   REQUIRE(window.row == 49);
@@ -505,9 +538,10 @@ TEST_CASE("fields: pixel windows and CRS checks", "[fields][pipeline]") {
   REQUIRE(cv::countNonZero(mask(rect)) == cv::countNonZero(mask));
   REQUIRE(cv::countNonZero(mask) == 900);
 
-  REQUIRE_THROWS_WITH(field_pixel_window(*set.find("F007"), grid.georef, grid.width, grid.height),
-                      Contains("field F007 lies outside the image (image extent x 652000..652100") &&
-                          Contains("field extent x 652500..652530"));
+  REQUIRE_THROWS_WITH(
+      field_pixel_window(*set.find("F007"), grid.georef, grid.width, grid.height),
+      Contains("field F007 lies outside the image (image extent x 652000..652100") &&
+          Contains("field extent x 652500..652530"));
 
   const Raster image = raster_of(test::shared_path(kImage));
   REQUIRE_NOTHROW(check_raster_crs(set, grid.georef, "grid"));

@@ -20,7 +20,9 @@ constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // Bitwise equality of two doubles, NaN equal to NaN: merged partials must be *identical*.
-bool same(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+bool same(double a, double b) {
+  return (std::isnan(a) && std::isnan(b)) || a == b;
+}
 
 void require_identical(const StatisticsSummary& a, const StatisticsSummary& b) {
   REQUIRE(a.count == b.count);
@@ -63,11 +65,21 @@ cv::Mat index_layer(const char* name, const cv::Mat& a, const cv::Mat& b, BandRo
   BandRows rows;
   auto set = [&](BandRole role, const float* p) {
     switch (role) {
-      case BandRole::blue: rows.blue = p; break;
-      case BandRole::green: rows.green = p; break;
-      case BandRole::red: rows.red = p; break;
-      case BandRole::red_edge: rows.red_edge = p; break;
-      case BandRole::nir: rows.nir = p; break;
+      case BandRole::blue:
+        rows.blue = p;
+        break;
+      case BandRole::green:
+        rows.green = p;
+        break;
+      case BandRole::red:
+        rows.red = p;
+        break;
+      case BandRole::red_edge:
+        rows.red_edge = p;
+        break;
+      case BandRole::nir:
+        rows.nir = p;
+        break;
     }
   };
   set(role_a, a.ptr<float>());
@@ -89,6 +101,12 @@ std::vector<float> random_values(std::size_t n, unsigned seed) {
     v = u < 0.05f ? kNaNf : u < 0.35f ? soil(rng) : u < 0.36f ? -unit(rng) * 1e-6f : canopy(rng);
   }
   return values;
+}
+
+std::uint64_t ndvi_stats_count(const cv::Mat& index) {
+  FieldStatistics stats;
+  stats.add(index);
+  return stats.count();
 }
 
 }  // namespace
@@ -348,7 +366,7 @@ TEST_CASE("field statistics: NDVI of 615.tif matches the reference", "[fields][k
   REQUIRE(ndre_stats.summary().mean == Approx(0.417015).margin(1e-6));
   REQUIRE(gndvi_stats.summary().mean == Approx(0.187401).margin(1e-6));
 
-  // The index of the mean reflectance is another statistic than the mean of the index.
+  // The index of the mean reflectance, from the same pixels (valid in every band).
   BandMeanAccumulator means;
   BandRows rows{blue.ptr<float>(), green.ptr<float>(), red.ptr<float>(), red_edge.ptr<float>(),
                 nir.ptr<float>()};
@@ -356,7 +374,7 @@ TEST_CASE("field statistics: NDVI of 615.tif matches the reference", "[fields][k
   const double ndvi_of_means = (means.mean(BandRole::nir) - means.mean(BandRole::red)) /
                                (means.mean(BandRole::nir) + means.mean(BandRole::red));
   REQUIRE(means.index_of_means(*find_index("ndvi")) == Approx(ndvi_of_means).epsilon(1e-6));
-  REQUIRE(std::abs(ndvi_of_means - 0.364155) > 0.01);
+  REQUIRE(means.count() == ndvi_stats_count(ndvi));
 }
 
 TEST_CASE("band means: hand-worked values and the index of the means", "[fields][kernel]") {
@@ -391,8 +409,7 @@ TEST_CASE("band means: hand-worked values and the index of the means", "[fields]
   REQUIRE(std::isnan(BandMeanAccumulator().index_of_means(*find_index("ndvi"))));
 }
 
-TEST_CASE("band means: AgPipeline's published plot indices of rgb_1_2_E.tif",
-          "[fields][kernel]") {
+TEST_CASE("band means: AgPipeline's published plot indices of rgb_1_2_E.tif", "[fields][kernel]") {
   // Guards "index of the mean band values" against an independent tool's published values.
   const std::string path = test::shared_path("data/agpipeline-maricopa-rgb/rgb_1_2_E.tif");
   const cv::Mat r = read_band(path, 1), g = read_band(path, 2), b = read_band(path, 3);
