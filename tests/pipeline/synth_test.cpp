@@ -412,15 +412,15 @@ TEST_CASE("fieldrx synth writes field boundaries as RFC 7946 GeoJSON with holes 
 TEST_CASE("fieldrx synth is byte-deterministic for a seed, at any thread count, compressed or not", "[synth][e2e]") {
   // Guards reproducible benchmarks and test inputs: same seed, same bytes; another seed differs.
   test::TempDir dir;
-  const std::string a = synth_to(dir, "a", "--size 1100 --fields 20 --seed 5 --threads 1");
-  const std::string b = synth_to(dir, "b", "--size 1100 --fields 20 --seed 5 --threads 2");
-  const std::string c = synth_to(dir, "c", "--size 1100 --fields 20 --seed 6 --threads 2");
+  const std::string a = synth_to(dir, "a", "--size 700 --fields 20 --seed 5 --threads 1");
+  const std::string b = synth_to(dir, "b", "--size 700 --fields 20 --seed 5 --threads 2");
+  const std::string c = synth_to(dir, "c", "--size 700 --fields 20 --seed 6 --threads 2");
   CHECK(test::files_identical(a + "/farm.tif", b + "/farm.tif"));
   CHECK(test::files_identical(a + "/fields.geojson", b + "/fields.geojson"));
   CHECK_FALSE(test::files_identical(a + "/farm.tif", c + "/farm.tif"));
   CHECK_FALSE(test::files_identical(a + "/fields.geojson", c + "/fields.geojson"));
-  const std::string d = synth_to(dir, "d", "--size 1100 --fields 20 --seed 5 --threads 1 --compress deflate");
-  const std::string e = synth_to(dir, "e", "--size 1100 --fields 20 --seed 5 --threads 2 --compress deflate");
+  const std::string d = synth_to(dir, "d", "--size 700 --fields 20 --seed 5 --threads 1 --compress deflate");
+  const std::string e = synth_to(dir, "e", "--size 700 --fields 20 --seed 5 --threads 2 --compress deflate");
   CHECK(test::files_identical(d + "/farm.tif", e + "/farm.tif"));
   CHECK(fs::file_size(d + "/farm.tif") < fs::file_size(a + "/farm.tif"));
   // Compressed and plain hold the same pixels.
