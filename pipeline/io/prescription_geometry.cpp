@@ -104,6 +104,41 @@ double area_in_utm_m2(const OGRGeometry& geometry_wgs84, int utm_epsg) {
   return 0;
 }
 
+cv::Mat clipped_cell_areas(const CellGridGeometry& grid, const OGRGeometry& field_wgs84, const cv::Mat& cells,
+                           int utm_epsg) {
+  OGRSpatialReference source = wgs84_lonlat();
+  OGRSpatialReference target;
+  target.importFromEPSG(utm_epsg);
+  target.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  std::unique_ptr<OGRCoordinateTransformation> to_utm(OGRCreateCoordinateTransformation(&source, &target));
+  if (!to_utm) throw StageError("cannot transform WGS84 to EPSG:" + std::to_string(utm_epsg));
+  OGRGeometryUniquePtr field_utm(field_wgs84.clone());
+  if (field_utm->transform(to_utm.get()) != OGRERR_NONE) throw StageError("cannot transform the field to UTM");
+  // Most cells lie wholly inside: a prepared containment test spares them the intersection.
+  OGRPreparedGeometryUniquePtr prepared(OGRCreatePreparedGeometry(OGRGeometry::ToHandle(field_utm.get())));
+  cv::Mat areas = cv::Mat::zeros(grid.rows, grid.columns, CV_64F);
+  for (int r = 0; r < grid.rows; ++r) {
+    for (int c = 0; c < grid.columns; ++c) {
+      if (!cells.at<unsigned char>(r, c)) continue;
+      const double west = grid.west_lon + c * grid.cell_lon_deg, north = grid.north_lat - r * grid.cell_lat_deg;
+      double x[5] = {west, west + grid.cell_lon_deg, west + grid.cell_lon_deg, west, west};
+      double y[5] = {north, north, north - grid.cell_lat_deg, north - grid.cell_lat_deg, north};
+      to_utm->Transform(5, x, y);
+      OGRLinearRing ring;
+      for (int k = 0; k < 5; ++k) ring.addPoint(x[k], y[k]);
+      OGRPolygon cell;
+      cell.addRing(&ring);
+      if (OGRPreparedGeometryContains(prepared.get(), OGRGeometry::ToHandle(&cell))) {
+        areas.at<double>(r, c) = cell.get_Area();
+      } else {
+        OGRGeometryUniquePtr part(cell.Intersection(field_utm.get()));
+        areas.at<double>(r, c) = part ? OGR_G_Area(OGRGeometry::ToHandle(part.get())) : 0.0;
+      }
+    }
+  }
+  return areas;
+}
+
 ZonePolygons zone_polygons(const cv::Mat& zones, const CellGridGeometry& grid, const OGRGeometry& clip_wgs84,
                            int utm_epsg) {
   DatasetPtr ds = grid_dataset(zones, grid);

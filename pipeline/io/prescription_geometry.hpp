@@ -36,6 +36,11 @@ class LonLatTransform {
 // false) or where any part of the cell does (all_touched = true).
 cv::Mat rasterize_on_grid(const OGRGeometry& geometry_wgs84, const CellGridGeometry& grid, bool all_touched);
 
+// CV_64F: the area in m² (measured in EPSG `utm_epsg`) of each grid cell's part inside
+// `field_wgs84`, for the cells marked in `cells` (0 elsewhere).
+cv::Mat clipped_cell_areas(const CellGridGeometry& grid, const OGRGeometry& field_wgs84, const cv::Mat& cells,
+                           int utm_epsg);
+
 struct ZonePolygons {
   std::map<int, OGRGeometryUniquePtr> wgs84;  // zone -> (multi)polygon clipped to the field
   std::map<int, double> area_m2;              // zone -> area in the field's UTM zone

@@ -120,7 +120,7 @@ FieldOutcome prescribe_field(PrescribeJob& job, const RasterLayout& layout, cons
     }
   }
 
-  job.zones->make_field_zones(rx, touches, centres);
+  job.zones->make_field_zones(rx, touches, centres, clipped_cell_areas(rx.grid, treatable, touches, field.utm_epsg));
   ZonePolygons polygons = zone_polygons(rx.zones, rx.grid, treatable, field.utm_epsg);
   for (auto& row : rx.zone_rows) row.area_m2 = polygons.area_m2.count(row.zone) ? polygons.area_m2[row.zone] : 0.0;
   rx.zone_polygons_wgs84 = std::move(polygons.wgs84);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <deque>
 #include <limits>
+#include <map>
 
 namespace fieldrx {
 
@@ -112,6 +113,82 @@ int fill_unzoned_cells(cv::Mat& zones, const cv::Mat& wanted) {
     }
   }
   return filled;
+}
+
+std::vector<SmallPatch> merge_patches_below_area(cv::Mat& zones, const cv::Mat& cell_area_m2,
+                                                 const std::vector<std::vector<double>>& zone_signatures,
+                                                 double min_area_m2) {
+  CV_Assert(zones.type() == CV_8U && cell_area_m2.type() == CV_64F && zones.size() == cell_area_m2.size());
+  const int dr[] = {-1, 1, 0, 0}, dc[] = {0, 0, -1, 1};
+  auto distance = [&](int a, int b) {
+    const auto& sa = zone_signatures.at(static_cast<std::size_t>(a - 1));
+    const auto& sb = zone_signatures.at(static_cast<std::size_t>(b - 1));
+    double d = 0;
+    for (std::size_t i = 0; i < sa.size(); ++i) d += (sa[i] - sb[i]) * (sa[i] - sb[i]);
+    return std::isfinite(d) ? d : std::numeric_limits<double>::infinity();
+  };
+  while (true) {
+    // Label every patch; record its area and the border it shares with each other zone.
+    cv::Mat label(zones.size(), CV_32S, cv::Scalar(-1));
+    struct Patch {
+      int zone;
+      double area = 0;
+      std::vector<std::pair<int, int>> cells;
+      std::map<int, int> border;  // neighbouring zone -> shared cell edges
+    };
+    std::vector<Patch> patches;
+    for (int r = 0; r < zones.rows; ++r) {
+      for (int c = 0; c < zones.cols; ++c) {
+        const int zone = zones.at<unsigned char>(r, c);
+        if (zone == 0 || label.at<int>(r, c) >= 0) continue;
+        Patch patch{zone};
+        const int id = static_cast<int>(patches.size());
+        std::deque<std::pair<int, int>> todo{{r, c}};
+        label.at<int>(r, c) = id;
+        while (!todo.empty()) {
+          const auto [pr, pc] = todo.front();
+          todo.pop_front();
+          patch.cells.emplace_back(pr, pc);
+          patch.area += cell_area_m2.at<double>(pr, pc);
+          for (int k = 0; k < 4; ++k) {
+            const int nr = pr + dr[k], nc = pc + dc[k];
+            if (nr < 0 || nc < 0 || nr >= zones.rows || nc >= zones.cols) continue;
+            const int other = zones.at<unsigned char>(nr, nc);
+            if (other == 0) continue;
+            if (other != zone) {
+              patch.border[other] += 1;
+            } else if (label.at<int>(nr, nc) < 0) {
+              label.at<int>(nr, nc) = id;
+              todo.emplace_back(nr, nc);
+            }
+          }
+        }
+        patches.push_back(std::move(patch));
+      }
+    }
+    // The smallest mergeable patch below the minimum (ties: first in raster order).
+    const Patch* smallest = nullptr;
+    std::vector<SmallPatch> isolated;
+    for (const auto& patch : patches) {
+      if (patch.area >= min_area_m2) continue;
+      if (patch.border.empty()) {
+        isolated.push_back({patch.zone, patch.area});
+      } else if (smallest == nullptr || patch.area < smallest->area) {
+        smallest = &patch;
+      }
+    }
+    if (smallest == nullptr) return isolated;
+    int target = 0;
+    for (const auto& [zone, edges] : smallest->border) {
+      if (target == 0) {
+        target = zone;
+        continue;
+      }
+      const double d = distance(smallest->zone, zone), best = distance(smallest->zone, target);
+      if (d < best || (d == best && edges > smallest->border.at(target))) target = zone;
+    }
+    for (const auto& [r, c] : smallest->cells) zones.at<unsigned char>(r, c) = static_cast<unsigned char>(target);
+  }
 }
 
 }  // namespace fieldrx

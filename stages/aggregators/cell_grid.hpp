@@ -47,4 +47,19 @@ class CellAccumulator {
 // unassigned cells where the image had no data. Returns the number of cells filled.
 int fill_unzoned_cells(cv::Mat& zones, const cv::Mat& wanted);
 
+// Merges zone patches (4-connected cells of one zone) whose AREA is below `min_area_m2` into
+// the neighbouring zone with the nearest signature (Euclidean; ties: the longest shared border,
+// then the lower zone), smallest patch first, until none is left that has a neighbour.
+// `cell_area_m2` (CV_64F) is each cell's area inside the field, so boundary patches count only
+// what lies in the field, as a check on the clipped zone polygons would. Complements
+// merge_small_patches (zone_kernels), which works on cell counts and runs first.
+// Returns the patches that stay below the minimum for lack of a neighbouring zone.
+struct SmallPatch {
+  int zone = 0;
+  double area_m2 = 0;
+};
+std::vector<SmallPatch> merge_patches_below_area(cv::Mat& zones, const cv::Mat& cell_area_m2,
+                                                 const std::vector<std::vector<double>>& zone_signatures,
+                                                 double min_area_m2);
+
 }  // namespace fieldrx

@@ -41,7 +41,7 @@ void ZonesAggregator::validate() const {
 }
 
 void ZonesAggregator::make_field_zones(FieldPrescription& rx, const cv::Mat& touches_field,
-                                       const cv::Mat& centre_in_field) const {
+                                       const cv::Mat& centre_in_field, const cv::Mat& cell_area_m2) const {
   const std::string& id = rx.field->id;
   std::vector<cv::Mat> layers;
   for (const cv::Mat& means : rx.cell_means) {
@@ -69,22 +69,26 @@ void ZonesAggregator::make_field_zones(FieldPrescription& rx, const cv::Mat& tou
   }
   if (smoothing_ > 0) zones = majority_filter(zones, smoothing_);
 
-  // Patch similarity: the zone's mean main index, or its k-means centroid (z-scores).
-  const int min_cells = min_patch_cells_for_area(min_zone_area_m2_, cell_size_m_);
-  PatchMergeResult merged;
+  // Patch similarity: the zone's mean main index, or its k-means centroid (z-scores). First
+  // by cell count on the whole map (fast), then by the area each patch really has inside the
+  // field: boundary cells hold less than a whole cell.
+  std::vector<std::vector<double>> signatures;
   if (zoning.kmeans) {
-    merged = merge_small_patches(zones, zoning.kmeans->centroids_z, min_cells);
+    signatures = zoning.kmeans->centroids_z;
   } else {
-    merged = merge_small_patches(zones, layers.front(), min_cells);
+    for (const auto& summary : summarize_zones(zones, layers.front(), zoning.zone_count)) signatures.push_back({summary.mean_value});
   }
-  zones = merged.zone_map;
-  for (const auto& island : merged.isolated) {
-    rx.warnings.push_back("a zone " + std::to_string(island.zone) + " patch of " + std::to_string(island.cells) +
-                          " cells is below the minimum zone area but has no neighbouring zone to merge into (an isolated part of the field); kept");
+  const int min_cells = min_patch_cells_for_area(min_zone_area_m2_, cell_size_m_);
+  zones = merge_small_patches(zones, signatures, min_cells).zone_map;
+  for (const auto& island : merge_patches_below_area(zones, cell_area_m2, signatures, min_zone_area_m2_)) {
+    rx.warnings.push_back("a zone " + std::to_string(island.zone) + " patch of " + std::to_string(std::lround(island.area_m2)) +
+                          " m2 is below the minimum zone area but has no neighbouring zone to merge into (an isolated part of the field); kept");
   }
-  for (int zone : merged.vanished_zones) {
-    rx.warnings.push_back("zone " + std::to_string(zone) + " vanished: all its patches were smaller than " +
-                          std::to_string(min_zone_area_m2_) + " m2 and merged into neighbours");
+  for (int zone = 1; zone <= zoning.zone_count; ++zone) {
+    if (cv::countNonZero(zoning.zone_map == zone) > 0 && cv::countNonZero(zones == zone) == 0) {
+      rx.warnings.push_back("zone " + std::to_string(zone) + " vanished: all its patches were smaller than " +
+                            std::to_string(std::lround(min_zone_area_m2_)) + " m2 and merged into neighbours");
+    }
   }
   rx.zones = zones;
   rx.method = method_;

@@ -25,8 +25,10 @@ class ZonesAggregator : public Stage {
   void validate() const;
   // Fills rx.zones, rx.gvf, rx.fit_by_zone_count, rx.zone_rows (cells, mean index), rx.method,
   // rx.warnings from rx.cell_means. `touches_field` marks the cells that get a zone (any part in
-  // the field), `centre_in_field` those whose centre is in it (missing data there is warned of).
-  void make_field_zones(FieldPrescription& rx, const cv::Mat& touches_field, const cv::Mat& centre_in_field) const;
+  // the field), `centre_in_field` those whose centre is in it (missing data there is warned of);
+  // `cell_area_m2` (CV_64F) is each cell's area inside the field, for the minimum zone area.
+  void make_field_zones(FieldPrescription& rx, const cv::Mat& touches_field, const cv::Mat& centre_in_field,
+                        const cv::Mat& cell_area_m2) const;
 
  private:
   void declare_options(OptionSet& options) override;

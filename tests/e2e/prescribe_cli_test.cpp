@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <catch2/catch.hpp>
+
+#include <gdal_priv.h>
+#include <ogr_spatialref.h>
+#include <ogrsf_frmts.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "pipeline/io/gdal_io.hpp"
+#include "tests/support/test_support.hpp"
+
+using namespace fieldrx;
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The CSV rows of summary.csv as maps column -> value (no quoted commas in the tested columns).
+std::vector<std::map<std::string, std::string>> read_summary(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  std::vector<std::string> header;
+  std::stringstream hs(line);
+  for (std::string cell; std::getline(hs, cell, ',');) header.push_back(cell);
+  std::vector<std::map<std::string, std::string>> rows;
+  while (std::getline(in, line)) {
+    std::map<std::string, std::string> row;
+    std::stringstream ls(line);
+    std::string cell;
+    for (std::size_t i = 0; i < header.size() && std::getline(ls, cell, ','); ++i) row[header[i]] = cell;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+double attribute(const std::string& xml, const std::string& element, const std::string& name) {
+  std::smatch m;
+  const std::regex pattern("<" + element + "[^>]* " + name + "=\"([^\"]+)\"");
+  REQUIRE(std::regex_search(xml, m, pattern));
+  return std::stod(m[1]);
+}
+
+struct Zone {
+  int zone;
+  double rate;
+  OGRGeometryUniquePtr geometry;
+};
+
+// zones.shp read with OGR: the independent reader of the acceptance checks.
+std::vector<Zone> read_zones(const std::string& path) {
+  DatasetPtr ds = open_vector(path);
+  std::vector<Zone> zones;
+  for (auto& feature : *ds->GetLayer(0)) {
+    zones.push_back({feature->GetFieldAsInteger("ZONE"), feature->GetFieldAsDouble("RATE"),
+                     OGRGeometryUniquePtr(feature->GetGeometryRef()->clone())});
+  }
+  return zones;
+}
+
+double utm_area_m2(const OGRGeometry& lonlat, int epsg) {
+  OGRSpatialReference wgs84, utm;
+  wgs84.importFromEPSG(4326);
+  wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  utm.importFromEPSG(epsg);
+  std::unique_ptr<OGRCoordinateTransformation> t(OGRCreateCoordinateTransformation(&wgs84, &utm));
+  OGRGeometryUniquePtr g(lonlat.clone());
+  g->transform(t.get());
+  return OGR_G_Area(OGRGeometry::ToHandle(g.get()));
+}
+
+class SynthFarm {
+ public:
+  SynthFarm() {
+    const auto r = test::run_fieldrx("synth -o " + dir_.file("farm") + " --size 1400 --fields 6 --seed 7 -q");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  std::string farm_tif() const { return dir_.file("farm/farm.tif"); }
+  std::string fields() const { return dir_.file("farm/fields.geojson"); }
+  std::string out(const std::string& name) const { return dir_.file(name); }
+
+ private:
+  test::TempDir dir_;
+};
+
+std::string prescribe(const SynthFarm& farm, const std::string& out, const std::string& extra) {
+  const auto r = test::run_fieldrx("prescribe --image " + farm.farm_tif() + " --fields " + farm.fields() +
+                                   " --field-id field_id --index ndvi --zones 3 --method jenks --rates 12,15,18 --unit l/ha"
+                                   " --cell-size 10 --min-zone-area 400 -q -o " + out + " " + extra);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("prescriptions on a synthetic farm pass the independent checks", "[e2e][prescribe]") {
+  // Guards the acceptance checks: XSD + isoxml parser, totals vs OGR areas, cells vs zones, rows south->north.
+  SynthFarm farm;
+  const std::string out = prescribe(farm, farm.out("rx"), "--machine isobus-boom-24m --threads 2");
+  const auto rows = read_summary(out + "/summary.csv");
+  REQUIRE(rows.size() == 6);
+  const char* node_modules = std::getenv("FIELDRX_NODE_MODULES");
+  const std::string modules = node_modules ? node_modules : FIELDRX_NODE_MODULES;
+  for (const auto& row : rows) {
+    INFO("field " << row.at("field_id") << ": " << row.at("message"));
+    REQUIRE(row.at("status") != "error");
+    const std::string dir = out + "/" + row.at("field_id");
+    // 1. ISO 11783-10 schema and the isoxml npm parser.
+    CHECK(test::run_command("xmllint --noout --schema " + test::shared_path("data/prescriptions/xsd_ISO11783-10/ISO11783_TaskFile_V4-3.xsd") + " " + dir + "/TASKDATA/TASKDATA.XML").exit_code == 0);
+    const auto parsed = test::run_command("NODE_PATH=" + modules + " node " + test::shared_path("data/prescriptions/tools/isoxml_js_validate_dir.js") + " " + dir + "/TASKDATA");
+    INFO(parsed.output);
+    CHECK_THAT(parsed.output, Catch::Contains("\"problems\":[]"));
+    // 2. total_product = sum RATE x area of the clipped zones.shp polygons, measured with OGR in UTM 52N.
+    const auto zones = read_zones(dir + "/zones.shp");
+    REQUIRE(zones.size() >= 2);
+    double total = 0, area = 0;
+    for (const auto& zone : zones) {
+      const double a = utm_area_m2(*zone.geometry, 32652);
+      total += zone.rate * a / 10000.0;
+      area += a;
+    }
+    CHECK(std::stod(row.at("total_product")) == Approx(total).epsilon(0.001));
+    CHECK(std::stod(row.at("area_ha")) == Approx(area / 10000.0).epsilon(0.001));  // zones cover the field
+    const auto summary = nlohmann::json::parse(read_text(dir + "/summary.json"));
+    CHECK(summary["total_product"].get<double>() == Approx(total).epsilon(0.001));
+    // 3. Every ISOXML cell holds the rate of the zone at its centre (0 outside); row 0 is the south.
+    const std::string xml = read_text(dir + "/TASKDATA/TASKDATA.XML");
+    const double south = attribute(xml, "GRD", "A"), west = attribute(xml, "GRD", "B");
+    const double dlat = attribute(xml, "GRD", "C"), dlon = attribute(xml, "GRD", "D");
+    const int cols = static_cast<int>(attribute(xml, "GRD", "E")), nrows = static_cast<int>(attribute(xml, "GRD", "F"));
+    const std::string bin = read_text(dir + "/TASKDATA/GRD00001.bin");
+    REQUIRE(bin.size() == static_cast<std::size_t>(cols) * nrows * 4);
+    int checked = 0, inside = 0;
+    for (int r = 0; r < nrows; ++r) {
+      for (int c = 0; c < cols; ++c) {
+        std::int32_t raw;
+        std::memcpy(&raw, bin.data() + (static_cast<std::size_t>(r) * cols + c) * 4, 4);
+        OGRPoint centre(west + (c + 0.5) * dlon, south + (r + 0.5) * dlat);
+        double expected = 0;
+        for (const auto& zone : zones) {
+          if (zone.geometry->Contains(&centre)) expected = zone.rate;
+        }
+        if (expected > 0) ++inside;
+        CHECK(raw == std::lround(expected * 10000));
+        ++checked;
+      }
+    }
+    CHECK(inside > 100);
+    // 4. The drone raster: EPSG:4326, and the same rate at the same cell centres.
+    const auto info = test::run_command("gdalinfo " + dir + "/rx_wgs84.tif");
+    CHECK_THAT(info.output, Catch::Contains("ID[\"EPSG\",4326]"));
+    CHECK(std::filesystem::exists(dir + "/rx_wgs84.tfw"));
+    CHECK(std::filesystem::exists(dir + "/TASKDATA.zip"));
+    CHECK(std::filesystem::exists(dir + "/zones.geojson"));
+    CHECK(std::filesystem::exists(dir + "/zones.kml"));
+    CHECK(std::filesystem::exists(dir + "/zones.prj"));
+  }
+}
+
+TEST_CASE("prescription outputs are identical at 1 and 2 threads", "[e2e][prescribe][tiling]") {
+  // Guards determinism: every export byte-identical at 1 and 2 threads; the grids also at another tile size.
+  SynthFarm farm;
+  const std::string one = prescribe(farm, farm.out("t1"), "--threads 1 --tile 256 --no-report");
+  const std::string two = prescribe(farm, farm.out("t2"), "--threads 2 --tile 256 --no-report");
+  const std::string odd = prescribe(farm, farm.out("t3"), "--threads 2 --tile 97 --no-report");
+  for (const char* id : {"F001", "F004"}) {
+    for (const char* file : {"zones.geojson", "zones.shp", "zones.dbf", "zones.kml", "TASKDATA/GRD00001.bin",
+                             "TASKDATA/TASKDATA.XML", "TASKDATA.zip", "rx_wgs84.tif"}) {
+      INFO(id << "/" << file);
+      CHECK(test::files_identical(one + "/" + id + "/" + file, two + "/" + id + "/" + file));
+    }
+    // Cell means are sums in tile order, so another tile size may move their last bits (and a
+    // printed mean index), but not the zones and rates.
+    for (const char* file : {"TASKDATA/GRD00001.bin", "TASKDATA/TASKDATA.XML", "rx_wgs84.tif", "zones.shp"}) {
+      INFO(id << "/" << file << " at tile 97");
+      CHECK(test::files_identical(one + "/" + id + "/" + file, odd + "/" + id + "/" + file));
+    }
+  }
+}
+
+TEST_CASE("a broken field gets its error in the summary and the others are done", "[e2e][prescribe]") {
+  // Guards failure isolation: a field outside the image fails alone, exit code 5.
+  SynthFarm farm;
+  std::string geojson = read_text(farm.fields());
+  // Append a field far away from the image.
+  const auto end = geojson.rfind(']');
+  geojson.insert(end, ",{\"type\":\"Feature\",\"properties\":{\"field_id\":\"AWAY\"},\"geometry\":{\"type\":\"Polygon\","
+                      "\"coordinates\":[[[120.0,40.0],[120.01,40.0],[120.01,40.01],[120.0,40.01],[120.0,40.0]]]}}");
+  const std::string fields = farm.out("fields_with_bad.geojson");
+  std::ofstream(fields) << geojson;
+  const auto r = test::run_fieldrx("prescribe --image " + farm.farm_tif() + " --fields " + fields +
+                                   " --field-id field_id --rates 12,15,18 --no-report -q -o " + farm.out("bad"));
+  CHECK(r.exit_code == 5);
+  const auto rows = read_summary(farm.out("bad/summary.csv"));
+  REQUIRE(rows.size() == 7);
+  int errors = 0;
+  for (const auto& row : rows) {
+    if (row.at("field_id") == "AWAY") {
+      CHECK(row.at("status") == "error");
+      CHECK_THAT(row.at("message"), Catch::Contains("outside the image"));
+      ++errors;
+    } else {
+      CHECK(row.at("status") != "error");
+    }
+  }
+  CHECK(errors == 1);
+}
+
+TEST_CASE("the NDVI mean inside square_crop over 615.tif is the published one", "[e2e][prescribe]") {
+  // Guards field masking (pixel centres inside) and statistics against GDAL's Python bindings: 0.384267.
+  test::TempDir dir;
+  const auto r = test::run_fieldrx("prescribe --image " + test::source_path("samples/plantcv-615/615.tif") +
+                                   " --bands blue,green,red,red_edge,nir --nodata -10000 --fields " +
+                                   test::shared_path("data/plantcv-geospatial/square_crop.geojson") +
+                                   " --field-id FID --rates 12,15,18 --cell-size 1 --min-zone-area 0 -q -o " + dir.file("o"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto rows = read_summary(dir.file("o/summary.csv"));
+  REQUIRE(rows.size() == 1);
+  CHECK(std::stod(rows[0].at("mean_index")) == Approx(0.384267).margin(1e-4));
+}
+
+TEST_CASE("plot indices of the AgPipeline clip match its published rgb_plot.csv", "[e2e][prescribe]") {
+  // Guards the index of the mean reflectance: whole clip = one plot, alpha as mask; ExG 14, GLI 0.02, NGRDI -0.02.
+  test::TempDir dir;
+  const std::string tif = test::shared_path("data/agpipeline-maricopa-rgb/rgb_1_2_E.tif");
+  // The plot is the whole clip: its extent as a boundary file, made with GDAL's own tools.
+  REQUIRE(test::run_command("gdaltindex -f GeoJSON " + dir.file("plot.geojson") + " " + tif).exit_code == 0);
+  const auto r = test::run_fieldrx("prescribe --image " + tif + " --fields " + dir.file("plot.geojson") +
+                                   " --field-id FID --index exg --rates 12,15,18 --cell-size 1 --min-zone-area 0 -q -o " + dir.file("o"));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const auto summary = nlohmann::json::parse(read_text(dir.file("o/0/summary.json")));
+  INFO(summary.dump(1));
+  const auto& plot = summary["index_of_mean_reflectance"];
+  CHECK(plot["exg"].get<double>() == Approx(14.0).margin(0.05));
+  CHECK(plot["gli"].get<double>() == Approx(0.02).margin(0.005));
+  CHECK(plot["ngrdi"].get<double>() == Approx(-0.02).margin(0.005));
+}
