@@ -8,6 +8,7 @@ const std::vector<SubcommandFactory>& subcommand_table() {
       add_run_command,
       add_index_command,
       add_stages_command,
+      add_calibrate_command,
       add_prescribe_command,
       add_synth_command,
   };

@@ -26,6 +26,7 @@ void add_execution_flags(CLI::App& command, ExecutionSettings& settings);
 Subcommand add_run_command(CLI::App& app);
 Subcommand add_index_command(CLI::App& app);
 Subcommand add_stages_command(CLI::App& app);
+Subcommand add_calibrate_command(CLI::App& app);
 Subcommand add_synth_command(CLI::App& app);
 Subcommand add_prescribe_command(CLI::App& app);
 

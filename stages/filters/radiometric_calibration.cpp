@@ -148,8 +148,10 @@ PanelMeasurement measure_panel(const BandMetadata& b, const cv::Mat& raw,
     }
     m.corners = detection.panel_corners;
     m.source = "detected";
-    if (!albedo && !b.panel_albedo) albedo = panel_albedo_from_serial(detection.serial, b.wavelength_nm);
-    if (albedo && m.albedo_source.empty()) m.albedo_source = "serial";
+    if (!albedo && !b.panel_albedo) {
+      albedo = panel_albedo_from_serial(detection.serial, b.wavelength_nm);
+      if (albedo) m.albedo_source = "serial";
+    }
   }
   if (albedo) {
     m.albedo = *albedo;
