@@ -16,6 +16,11 @@ constexpr unsigned char kRdYlGn[11][3] = {
     {165, 0, 38},    {215, 48, 39},   {244, 109, 67}, {253, 174, 97}, {254, 224, 139}, {255, 255, 191},
     {217, 239, 139}, {166, 217, 106}, {102, 189, 99}, {26, 152, 80},  {0, 104, 55}};
 
+// YlGnBu 9, from colorbrewer2.org, as RGB.
+constexpr unsigned char kYlGnBu[9][3] = {{255, 255, 217}, {237, 248, 177}, {199, 233, 180},
+                                         {127, 205, 187}, {65, 182, 196},  {29, 145, 192},
+                                         {34, 94, 168},   {37, 52, 148},   {8, 29, 88}};
+
 const cv::Scalar kInk(30, 30, 30);
 constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 
@@ -55,7 +60,64 @@ cv::Vec3b ramp_colour(double t) {
   return bgr;
 }
 
-cv::Mat colorize(const cv::Mat& values, double lo, double hi) {
+cv::Vec3b sequential_colour(double t) {
+  t = std::isfinite(t) ? std::clamp(t, 0.0, 1.0) : 0.0;
+  const double x = t * 8.0;
+  const int i = std::min(7, static_cast<int>(x));
+  const double f = x - i;
+  cv::Vec3b bgr;
+  for (int c = 0; c < 3; ++c) {
+    const double v = kYlGnBu[i][c] * (1 - f) + kYlGnBu[i + 1][c] * f;
+    bgr[2 - c] = static_cast<unsigned char>(std::lround(v));
+  }
+  return bgr;
+}
+
+std::vector<cv::Vec3b> sequential_class_colours(int classes) {
+  // Start a little above the palette's near-white end so the lightest class still shows on
+  // the white page.
+  std::vector<cv::Vec3b> colours;
+  for (int k = 0; k < classes; ++k) {
+    colours.push_back(sequential_colour(classes > 1 ? 0.15 + 0.85 * k / (classes - 1) : 0.5));
+  }
+  return colours;
+}
+
+int cell_zoom_factor(cv::Size size, int max_px) {
+  const int long_side = std::max(size.width, size.height);
+  if (long_side <= 0 || max_px <= 0) return 1;
+  return std::max(1, max_px / long_side);
+}
+
+cv::Mat block_mean(const cv::Mat& values, int factor) {
+  CV_Assert(values.type() == CV_32F && factor >= 1);
+  if (factor == 1) return values.clone();
+  const int rows = (values.rows + factor - 1) / factor, cols = (values.cols + factor - 1) / factor;
+  cv::Mat sums = cv::Mat::zeros(rows, cols, CV_64F), counts = cv::Mat::zeros(rows, cols, CV_32S);
+  for (int r = 0; r < values.rows; ++r) {
+    const float* v = values.ptr<float>(r);
+    auto* s = sums.ptr<double>(r / factor);
+    auto* n = counts.ptr<int>(r / factor);
+    for (int c = 0; c < values.cols; ++c) {
+      if (!std::isfinite(v[c])) continue;
+      s[c / factor] += v[c];
+      n[c / factor] += 1;
+    }
+  }
+  cv::Mat out(rows, cols, CV_32F);
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      const int n = counts.at<int>(r, c);
+      out.at<float>(r, c) = n > 0 ? static_cast<float>(sums.at<double>(r, c) / n) : NAN;
+    }
+  }
+  return out;
+}
+
+namespace {
+
+template <typename Ramp>
+cv::Mat colorize_with(const cv::Mat& values, double lo, double hi, Ramp ramp) {
   CV_Assert(values.type() == CV_32F);
   cv::Mat out(values.size(), CV_8UC4, cv::Scalar(0, 0, 0, 0));
   const double span = hi > lo ? hi - lo : 1.0;
@@ -64,11 +126,21 @@ cv::Mat colorize(const cv::Mat& values, double lo, double hi) {
     auto* o = out.ptr<cv::Vec4b>(r);
     for (int c = 0; c < values.cols; ++c) {
       if (!std::isfinite(v[c])) continue;
-      const cv::Vec3b colour = ramp_colour((v[c] - lo) / span);
+      const cv::Vec3b colour = ramp((v[c] - lo) / span);
       o[c] = {colour[0], colour[1], colour[2], 255};
     }
   }
   return out;
+}
+
+}  // namespace
+
+cv::Mat colorize_sequential(const cv::Mat& values, double lo, double hi) {
+  return colorize_with(values, lo, hi, sequential_colour);
+}
+
+cv::Mat colorize(const cv::Mat& values, double lo, double hi) {
+  return colorize_with(values, lo, hi, ramp_colour);
 }
 
 std::vector<cv::Vec3b> class_colours(int classes) {
@@ -118,7 +190,15 @@ double round_scale_length(double max_metres) {
 }
 
 cv::Mat render_figure(const MapFigure& figure) {
-  const int margin = 16, title_height = 36, legend_width = 170;
+  const int margin = 16, title_height = 36;
+  // Wide enough for the longest class label ("Zone 1 (mean NDVI 0.41)"), never narrower than
+  // the ramp legend needs.
+  int legend_width = 170;
+  for (const auto& item : figure.items) {
+    int baseline = 0;
+    const int text_width = cv::getTextSize(item.label, kFont, 0.45, 1, &baseline).width;
+    legend_width = std::max(legend_width, 28 + text_width + 8);
+  }
   // Keep small maps legible: draw them at least 400 px on the long side (nearest neighbour).
   cv::Mat map = figure.map_bgra;
   const int long_side = std::max(map.cols, map.rows);
@@ -129,7 +209,9 @@ cv::Mat render_figure(const MapFigure& figure) {
   }
   const int legend_height = figure.items.empty() ? 260 : 30 + 26 * static_cast<int>(figure.items.size());
   const int height = std::max(map.rows, legend_height + 90) + title_height + 2 * margin + 40;
-  const int width = map.cols + legend_width + 3 * margin;
+  int baseline = 0;
+  const int title_width = cv::getTextSize(figure.title, kFont, 0.65, 2, &baseline).width;
+  const int width = std::max(map.cols + legend_width + 3 * margin, title_width + 2 * margin);
   cv::Mat canvas(height, width, CV_8UC3, cv::Scalar(255, 255, 255));
   draw_text(canvas, figure.title, {margin, margin + 18}, 0.65, 2);
 
@@ -150,7 +232,8 @@ cv::Mat render_figure(const MapFigure& figure) {
   if (figure.items.empty()) {
     const int bar_h = 200, bar_w = 24;
     for (int y = 0; y < bar_h; ++y) {
-      const cv::Vec3b c = ramp_colour(1.0 - double(y) / (bar_h - 1));
+      const double t = 1.0 - double(y) / (bar_h - 1);
+      const cv::Vec3b c = figure.sequential_ramp ? sequential_colour(t) : ramp_colour(t);
       cv::line(canvas, {lx, ly + y}, {lx + bar_w, ly + y}, cv::Scalar(c[0], c[1], c[2]));
     }
     cv::rectangle(canvas, cv::Rect(lx, ly, bar_w + 1, bar_h), kInk, 1);
