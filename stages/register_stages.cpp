@@ -10,6 +10,7 @@
 #include "stages/writers/cog_writer.hpp"
 #include "stages/writers/prescription_writers.hpp"
 #include "stages/writers/preview_writer.hpp"
+#include "stages/writers/report_writer.hpp"
 
 namespace fieldrx {
 
@@ -27,6 +28,7 @@ const StageRegistry& stage_registry() {
     r.add<IsoxmlWriter>();
     r.add<ZonesVectorWriter>();
     r.add<RxRasterWriter>();
+    r.add<ReportWriter>();
     return r;
   }();
   return registry;

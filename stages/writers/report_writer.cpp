@@ -1003,7 +1003,7 @@ std::string report_html(const FieldPrescription& rx, const ReportSettings& setti
 // ---------------------------------------------------------------------------------------------
 
 ReportWriter::ReportWriter()
-    : Stage({"writers.report",
+    : FieldWriter({"writers.report",
              "per-field HTML report (maps, zones, rates, totals, tank loads, statistics) and "
              "summary.json",
              "https://colorbrewer2.org/"}) {}
@@ -1024,7 +1024,7 @@ ReportSettings ReportWriter::settings() const {
   return {language_, map_max_px_, mu_units_, embed_images_, ""};
 }
 
-std::vector<std::string> ReportWriter::write_field(const FieldPrescription& rx,
+std::vector<std::string> ReportWriter::do_write_field(const FieldPrescription& rx,
                                                    const std::string& field_dir) const {
   return in_context([&] {
     check_prescription(rx);

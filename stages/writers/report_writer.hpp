@@ -39,7 +39,7 @@
 #include <vector>
 
 #include "pipeline/field_prescription.hpp"
-#include "pipeline/stage.hpp"
+#include "pipeline/field_writer.hpp"
 
 namespace fieldrx {
 
@@ -78,18 +78,17 @@ std::string report_html(const FieldPrescription& rx, const ReportSettings& setti
                         std::span<const std::uint8_t> zones_png,
                         std::span<const std::uint8_t> rates_png);
 
-class ReportWriter : public Stage {
+// write_field (FieldWriter) writes the five files into `field_dir` (created if missing) and
+// returns their paths in the order above. Throws StageError when the prescription's numbers do
+// not add up, IoError when a file cannot be written (nothing is left behind then).
+class ReportWriter : public FieldWriter {
  public:
   ReportWriter();
-  // Writes the five files into `field_dir` (created if missing) and returns their paths in the
-  // order above. Throws StageError when the prescription's numbers do not add up, IoError when
-  // a file cannot be written (nothing is left behind then).
-  std::vector<std::string> write_field(const FieldPrescription& rx,
-                                       const std::string& field_dir) const;
   ReportSettings settings() const;
 
  private:
   void declare_options(OptionSet& options) override;
+  std::vector<std::string> do_write_field(const FieldPrescription& rx, const std::string& field_dir) const override;
 
   std::string language_ = "en";
   int map_max_px_ = 800;
