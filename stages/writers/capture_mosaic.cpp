@@ -35,10 +35,10 @@ cv::Matx33d camera_to_enu(const MosaicFrame& f) {
     cv::Rodrigues(cv::Mat(axis * angle), rm);
     return cv::Matx33d(rm);
   };
-  // Positive tilt turns the optical axis from down towards forward: about the right axis by -tilt
-  // in a right-handed ENU frame (right x forward = up).
-  r = rotate(right, -f.tilt_deg * kDeg) * r;
-  r = rotate(forward, f.roll_deg * kDeg) * r;
+  // Right-handed ENU: turning "down" about `right` by +t moves it towards `forward`; about
+  // `forward` by +r moves it towards -right. Tilt forward is +t, roll to the right is -r.
+  r = rotate(right, f.tilt_deg * kDeg) * r;
+  r = rotate(forward, -f.roll_deg * kDeg) * r;
   return r;
 }
 
