@@ -10,6 +10,8 @@ const std::vector<SubcommandFactory>& subcommand_table() {
       add_stages_command,
       add_calibrate_command,
       add_prescribe_command,
+      add_batch_command,
+      add_merge_command,
       add_synth_command,
   };
   return table;

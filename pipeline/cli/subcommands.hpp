@@ -29,6 +29,8 @@ Subcommand add_stages_command(CLI::App& app);
 Subcommand add_calibrate_command(CLI::App& app);
 Subcommand add_synth_command(CLI::App& app);
 Subcommand add_prescribe_command(CLI::App& app);
+Subcommand add_batch_command(CLI::App& app);
+Subcommand add_merge_command(CLI::App& app);
 
 // Runs a prescription config and prints one line per field; exit 5 when some fields failed.
 int run_prescribe_config(const PipelineConfig& config, bool quiet);

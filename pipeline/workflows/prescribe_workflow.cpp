@@ -61,8 +61,8 @@ void write_summary_csv(const std::vector<FieldOutcome>& outcomes, const std::str
 }
 
 // Everything for one field; throws on anything that makes this field's prescription unsafe.
-FieldOutcome prescribe_field(PrescribeJob& job, const RasterLayout& layout, const Field& field,
-                             const std::string& crop, const LonLatTransform& lonlat) {
+FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout, const Field& field,
+                             const std::string& crop, const LonLatTransform& lonlat, const ExecutionSettings& settings) {
   FieldOutcome outcome;
   outcome.field_id = field.id;
   outcome.crop = crop;
@@ -104,7 +104,7 @@ FieldOutcome prescribe_field(PrescribeJob& job, const RasterLayout& layout, cons
   pass.aggregators = {aggregator.get()};
   pass.region = setup.field_window;
   pass.progress_label = field.id;
-  ExecutionSettings quiet = job.execution;
+  ExecutionSettings quiet = settings;
   quiet.quiet = true;  // the per-field bar would fight the batch's own output
   run_tile_pass(pass, layout, quiet);
   aggregator->fill(rx);
@@ -203,10 +203,16 @@ PrescribeJob build_prescribe_job(const PipelineConfig& config, const StageRegist
   return job;
 }
 
-std::vector<FieldOutcome> run_prescribe_job(PrescribeJob& job) {
-  configure_gdal(gdal_cache_for_budget(static_cast<long long>(job.execution.memory_mb) << 20));
+std::string OpenedPrescribeJob::crop_of(const std::string& field_id) const {
+  const auto it = crops.find(field_id);
+  return it == crops.end() ? std::string() : it->second;
+}
+
+OpenedPrescribeJob open_prescribe_job(PrescribeJob& job) {
   job.zones->validate();
-  RasterLayout layout = job.image->open();
+  OpenedPrescribeJob opened;
+  opened.layout = job.image->open();
+  RasterLayout& layout = opened.layout;
   // The zoning indices must be computed: add them to the indices filter, or make one.
   for (auto& filter : job.filters) filter->prepare(layout);
   for (const auto& name : job.zones->indices()) {
@@ -215,27 +221,42 @@ std::vector<FieldOutcome> run_prescribe_job(PrescribeJob& job) {
     }
   }
   job.prescription->validate(job.zones->zone_count());
+  opened.fields = job.fields->read(layout.georef.crs_wkt);
+  check_raster_crs(opened.fields, layout.georef, job.image->describe());
+  opened.crops = job.fields->crops();
+  opened.lonlat = std::make_unique<LonLatTransform>(layout.georef.crs_wkt);
+  return opened;
+}
+
+FieldOutcome prescribe_one_field(const PrescribeJob& job, const OpenedPrescribeJob& opened, const Field& field,
+                                 const ExecutionSettings& pass) {
+  return prescribe_field(job, opened.layout, field, opened.crop_of(field.id), *opened.lonlat, pass);
+}
+
+FieldOutcome failed_field_outcome(const Field& field, const std::string& crop, const std::string& message) {
+  FieldOutcome failed;
+  failed.field_id = field.id;
+  failed.crop = crop;
+  failed.status = "error";
+  failed.area_ha = field.boundary.area_m2 / 10000.0;
+  failed.message = message;
+  return failed;
+}
+
+std::vector<FieldOutcome> run_prescribe_job(PrescribeJob& job) {
+  configure_gdal(gdal_cache_for_budget(static_cast<long long>(job.execution.memory_mb) << 20));
+  const OpenedPrescribeJob opened = open_prescribe_job(job);
   make_directories(job.output_dir);
-  FieldSet fields = job.fields->read(layout.georef.crs_wkt);
-  check_raster_crs(fields, layout.georef, job.image->describe());
-  const auto crops = job.fields->crops();
-  const LonLatTransform lonlat(layout.georef.crs_wkt);
+  const FieldSet& fields = opened.fields;
 
   std::vector<FieldOutcome> outcomes;
   ProgressBar progress("fields", static_cast<long long>(fields.fields.size()),
                        !job.execution.quiet && (job.execution.force_progress || stderr_is_terminal()));
   for (const Field& field : fields.fields) {
-    const auto crop = crops.count(field.id) ? crops.at(field.id) : std::string();
     try {
-      outcomes.push_back(prescribe_field(job, layout, field, crop, lonlat));
+      outcomes.push_back(prescribe_one_field(job, opened, field, job.execution));
     } catch (const std::exception& e) {
-      FieldOutcome failed;
-      failed.field_id = field.id;
-      failed.crop = crop;
-      failed.status = "error";
-      failed.area_ha = field.boundary.area_m2 / 10000.0;
-      failed.message = e.what();
-      outcomes.push_back(failed);
+      outcomes.push_back(failed_field_outcome(field, opened.crop_of(field.id), e.what()));
       log_warning("field " + field.id + ": " + e.what());
     }
     progress.advance(1);

@@ -9,12 +9,15 @@
 //   -> writers.isoxml, writers.zones, writers.rx_raster, writers.report into OUTDIR/<field id>/
 // and OUTDIR/summary.csv over all fields. A field that fails gets its error in the summary and
 // the others go on.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pipeline/config.hpp"
 #include "pipeline/field_writer.hpp"
+#include "pipeline/io/fields.hpp"
+#include "pipeline/io/prescription_geometry.hpp"
 #include "stages/aggregators/field_statistics_aggregator.hpp"
 #include "stages/aggregators/prescription_aggregator.hpp"
 #include "stages/aggregators/zones_aggregator.hpp"
@@ -50,6 +53,29 @@ struct FieldOutcome {
 bool is_prescription_config(const PipelineConfig& config);
 PrescribeJob build_prescribe_job(const PipelineConfig& config, const StageRegistry& registry);
 std::vector<FieldOutcome> run_prescribe_job(PrescribeJob& job);
+
+// A job opened for its fields: the image opened once (its reader shared by every field), the
+// filters prepared, the boundaries read in the image's CRS. run_prescribe_job and the farm batch
+// (pipeline/workflows/batch_workflow.hpp) both start here.
+struct OpenedPrescribeJob {
+  RasterLayout layout;
+  FieldSet fields;
+  std::map<std::string, std::string> crops;  // field id -> crop
+  std::unique_ptr<LonLatTransform> lonlat;
+  std::string crop_of(const std::string& field_id) const;
+};
+// Validates the stages, opens the image, prepares the filters, reads the boundaries; writes nothing.
+// Throws for whole-job problems (bad image, bad boundary file, wrong CRS).
+OpenedPrescribeJob open_prescribe_job(PrescribeJob& job);
+
+// One field, start to finish, into job.output_dir/<field folder>/. Throws on anything that makes
+// this field's prescription unsafe. Thread-safe: several fields of one job may run at once (the
+// stages are const after validation; the reader reads through per-thread datasets). `pass`
+// sets the field's tile pass (threads, tile size, memory); it is always run quiet.
+FieldOutcome prescribe_one_field(const PrescribeJob& job, const OpenedPrescribeJob& opened, const Field& field,
+                                 const ExecutionSettings& pass);
+// The outcome recorded for a field that threw `message`.
+FieldOutcome failed_field_outcome(const Field& field, const std::string& crop, const std::string& message);
 
 // A field id as a folder name: characters other than letters, digits, '-', '_' and '.' become '_'.
 std::string field_folder_name(const std::string& field_id);
