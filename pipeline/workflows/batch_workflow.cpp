@@ -910,6 +910,7 @@ BatchResult run_batch(const BatchManifest& manifest, const BatchOptions& options
           } catch (const std::exception& e) {
             item.row.status = "error";
             item.row.error = e.what();
+            item.row.folder.clear();  // whatever is there is not a prescription
             log_warning(job.spec->name + "/" + item.field_id + ": " + e.what());
           }
           progress.advance(item.row.status == "error");

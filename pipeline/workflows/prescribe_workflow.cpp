@@ -81,6 +81,12 @@ FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout
   const cv::Mat touches = rasterize_on_grid(treatable, rx.grid, true);
   const cv::Mat centres = rasterize_on_grid(treatable, rx.grid, false);
   rx.cell_in_field = job.zones->edge_cells_touching() ? touches : centres;
+  if (cv::countNonZero(rx.cell_in_field) == 0) {
+    throw StageError("the field (" + number(field.treatable.area_m2, 1) + " m2 after buffers and exclusions) holds no " +
+                     number(job.zones->cell_size_m(), 1) + " m prescription cell" +
+                     (job.zones->edge_cells_touching() ? "" : " centre") +
+                     "; use a smaller cell_size_m (--cell-size) or edge_cells: touching, or leave the field out");
+  }
 
   // One tile pass over the field's pixels.
   FieldPassAggregator::Setup setup;

@@ -165,7 +165,8 @@ TEST_CASE("a batch killed with SIGKILL and rerun equals an uninterrupted one", "
   // Guards resumability: kill -9 mid-batch, rerun redoes only unfinished fields, outputs byte-equal an uninterrupted run.
   BatchFarm farm;
   const std::string whole = farm.file("whole"), killed = farm.file("killed");
-  auto r = batch(farm.manifest(), whole, "--threads 2");
+  // One tile size throughout: cell means are sums in tile order, and zones.geojson prints them.
+  auto r = batch(farm.manifest(), whole, "--threads 2 --tile 128");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
 
@@ -190,7 +191,7 @@ TEST_CASE("a batch killed with SIGKILL and rerun equals an uninterrupted one", "
   std::map<std::string, fs::file_time_type> times;
   for (const auto& m : finished) times[m] = fs::last_write_time(m);
 
-  r = batch(farm.manifest(), killed, "--threads 2");
+  r = batch(farm.manifest(), killed, "--threads 2 --tile 128");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains(std::to_string(finished.size()) + " up to date"));
@@ -223,8 +224,18 @@ TEST_CASE("broken fields and a bad image fail alone, with clear errors, and the 
   const json p = collapsed["geometry"]["coordinates"][0][0];
   collapsed["geometry"]["coordinates"] = json::array({json::array({p, p, p, p})});
   collapsed["properties"]["field_id"] = "X-collapsed";
+  // A 1 m triangle inside a real field: smaller than one 10 m cell.
+  json tiny = fields["features"][2];
+  const double x = tiny["geometry"]["coordinates"][0][0][0], y = tiny["geometry"]["coordinates"][0][0][1];
+  const json centre = {(x + fields["features"][2]["geometry"]["coordinates"][0][2][0].get<double>()) / 2,
+                       (y + fields["features"][2]["geometry"]["coordinates"][0][2][1].get<double>()) / 2};
+  const double cx = centre[0], cy = centre[1];
+  tiny["geometry"]["coordinates"] = json::array({json::array({json::array({cx, cy}), json::array({cx + 1e-5, cy}),
+                                                              json::array({cx, cy + 1e-5}), json::array({cx, cy})})});
+  tiny["properties"]["field_id"] = "X-tiny";
   fields["features"].push_back(outside);
   fields["features"].push_back(collapsed);
+  fields["features"].push_back(tiny);
   write_text(farm.file("broken.geojson"), fields.dump());
   // An image whose every pixel is nodata (0), for one field of its own job.
   {
@@ -256,11 +267,13 @@ TEST_CASE("broken fields and a bad image fail alone, with clear errors, and the 
     by_key[row["job"].get<std::string>() + "/" + row["field"].get<std::string>()] = {
         {"status", row["status"]}, {"error", row["error"]}};
   }
-  CHECK(by_key.size() == 8 + 2 + 1 + 1);
+  CHECK(by_key.size() == 8 + 3 + 1 + 1);
   CHECK(by_key["main/X-outside"]["status"] == "error");
   CHECK_THAT(by_key["main/X-outside"]["error"], Catch::Contains("outside the image"));
   CHECK(by_key["main/X-collapsed"]["status"] == "error");
   CHECK(!by_key["main/X-collapsed"]["error"].empty());
+  CHECK(by_key["main/X-tiny"]["status"] == "error");
+  CHECK_THAT(by_key["main/X-tiny"]["error"], Catch::Contains("holds no 10.0 m prescription cell"));
   CHECK(by_key["blank/F002"]["status"] == "error");
   CHECK_THAT(by_key["blank/F002"]["error"], Catch::Contains("no valid ndvi pixel"));
   CHECK(by_key["lost/"]["status"] == "error");
