@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/filters/band_alignment.hpp"
 
-#include <opencv2/imgproc.hpp>
-#include <opencv2/video/tracking.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/video/tracking.hpp>
 
 namespace fieldrx {
 namespace {
@@ -23,10 +22,11 @@ cv::Matx33d scaled(const cv::Matx33d& w, double s) {
 // Largest displacement of the four image corners between two warps (px).
 double corner_departure(const cv::Matx33d& a, const cv::Matx33d& b, cv::Size size) {
   double worst = 0;
-  for (const cv::Vec3d p : {cv::Vec3d(0, 0, 1), cv::Vec3d(size.width, 0, 1), cv::Vec3d(0, size.height, 1),
-                            cv::Vec3d(size.width, size.height, 1)}) {
+  for (const cv::Vec3d& p : {cv::Vec3d(0, 0, 1), cv::Vec3d(size.width, 0, 1),
+                            cv::Vec3d(0, size.height, 1), cv::Vec3d(size.width, size.height, 1)}) {
     const cv::Vec3d pa = a * p, pb = b * p;
-    worst = std::max(worst, std::hypot(pa[0] / pa[2] - pb[0] / pb[2], pa[1] / pa[2] - pb[1] / pb[2]));
+    worst =
+        std::max(worst, std::hypot(pa[0] / pa[2] - pb[0] / pb[2], pa[1] / pa[2] - pb[1] / pb[2]));
   }
   return worst;
 }
@@ -42,13 +42,15 @@ cv::Mat alignment_gradient(const cv::Mat& image) {
   std::vector<float> sample;
   const std::size_t step = std::max<std::size_t>(1, f.total() / 20000);
   for (std::size_t i = 0; i < f.total(); i += step) {
-    if (!invalid.data[i]) sample.push_back(f.at<float>(static_cast<int>(i / f.cols), static_cast<int>(i % f.cols)));
+    if (!invalid.data[i])
+      sample.push_back(f.at<float>(static_cast<int>(i / f.cols), static_cast<int>(i % f.cols)));
   }
   if (sample.size() < 16) return cv::Mat(f.size(), CV_32F, cv::Scalar(0));
   std::sort(sample.begin(), sample.end());
   const float lo = sample[sample.size() / 100], hi = sample[sample.size() * 99 / 100];
   cv::Mat u8;
-  f.convertTo(u8, CV_8U, hi > lo ? 255.0 / (hi - lo) : 0.0, hi > lo ? -lo * 255.0 / (hi - lo) : 0.0);
+  f.convertTo(u8, CV_8U, hi > lo ? 255.0 / (hi - lo) : 0.0,
+              hi > lo ? -lo * 255.0 / (hi - lo) : 0.0);
   // Local contrast equalisation (MicaSense equalises with a disk of 1/5 of the width): makes
   // edges of bands with inverted contrast (vegetation in red vs NIR) comparable.
   const int tiles = std::max(2, f.cols / 160);
@@ -73,24 +75,28 @@ cv::Mat warp_to_reference(const cv::Mat& band, const cv::Matx33d& warp, cv::Size
   cv::Mat src;
   band.convertTo(src, CV_32F);
   cv::Mat out;
-  cv::warpPerspective(src, out, cv::Mat(warp), reference_size, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                      cv::BORDER_CONSTANT, cv::Scalar(std::numeric_limits<float>::quiet_NaN()));
+  cv::warpPerspective(src, out, cv::Mat(warp), reference_size,
+                      cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT,
+                      cv::Scalar(std::numeric_limits<float>::quiet_NaN()));
   return out;
 }
 
-double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const cv::Matx33d& warp, int* patches) {
+double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const cv::Matx33d& warp,
+                          int* patches) {
   const cv::Mat ref_g = alignment_gradient(reference);
   cv::Mat warped = warp_to_reference(band, warp, reference.size());
   const cv::Mat valid = warped == warped;  // not NaN
   const cv::Mat band_g = alignment_gradient(warped);
   const int size = std::min(128, std::min(reference.cols, reference.rows) / 3);
-  const int nx = std::max(1, reference.cols / size - 1), ny = std::max(1, reference.rows / size - 1);
+  const int nx = std::max(1, reference.cols / size - 1),
+            ny = std::max(1, reference.rows / size - 1);
   std::vector<double> shifts;
   cv::Mat window;
   cv::createHanningWindow(window, cv::Size(size, size), CV_32F);
   for (int j = 0; j < ny; ++j) {
     for (int i = 0; i < nx; ++i) {
-      const int x = (reference.cols - size) * (i + 1) / (nx + 1), y = (reference.rows - size) * (j + 1) / (ny + 1);
+      const int x = (reference.cols - size) * (i + 1) / (nx + 1),
+                y = (reference.rows - size) * (j + 1) / (ny + 1);
       const cv::Rect r(x, y, size, size);
       if (cv::countNonZero(valid(r)) < size * size) continue;  // the warp leaves part of it empty
       cv::Scalar m_ref, s_ref, m_b, s_b;
@@ -136,7 +142,8 @@ BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv
   cv::Matx33d seed = seed_in;
   // Without factory geometry, start from the translation the coarsest level shows.
   if (seed == cv::Matx33d::eye()) {
-    const cv::Mat rg = alignment_gradient(ref_pyr[levels]), bg = alignment_gradient(band_pyr[levels]);
+    const cv::Mat rg = alignment_gradient(ref_pyr[levels]),
+                  bg = alignment_gradient(band_pyr[levels]);
     cv::Mat window;
     cv::createHanningWindow(window, rg.size(), CV_32F);
     const cv::Point2d shift = cv::phaseCorrelate(rg, bg, window);
@@ -144,15 +151,16 @@ BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv
     seed = cv::Matx33d(1, 0, shift.x * s, 0, 1, shift.y * s, 0, 0, 1);
   }
   cv::Matx33d w = scaled(seed, std::ldexp(1.0, -levels));
-  const cv::TermCriteria criteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, settings.max_iterations,
-                                  settings.epsilon);
+  const cv::TermCriteria criteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS,
+                                  settings.max_iterations, settings.epsilon);
   const int finest = std::min(settings.finest_level, levels);
   try {
     for (int l = levels; l >= finest; --l) {
       cv::Mat warp32;
       cv::Mat(w).convertTo(warp32, CV_32F);
-      result.correlation = cv::findTransformECC(alignment_gradient(ref_pyr[l]), alignment_gradient(band_pyr[l]), warp32,
-                                                cv::MOTION_HOMOGRAPHY, criteria, cv::noArray(), 1);
+      result.correlation =
+          cv::findTransformECC(alignment_gradient(ref_pyr[l]), alignment_gradient(band_pyr[l]),
+                               warp32, cv::MOTION_HOMOGRAPHY, criteria, cv::noArray(), 1);
       cv::Mat warp64;
       warp32.convertTo(warp64, CV_64F);
       w = cv::Matx33d(warp64);
@@ -171,7 +179,8 @@ BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv
   const double departure = corner_departure(refined, result.seed, reference.size());
   if (!(departure <= settings.max_seed_departure_px)) {
     result.message = "the refined warp moves an image corner " + std::to_string(departure) +
-                     " px from the factory geometry (limit " + std::to_string(settings.max_seed_departure_px) + ")";
+                     " px from the factory geometry (limit " +
+                     std::to_string(settings.max_seed_departure_px) + ")";
     return result;
   }
   result.residual_px = alignment_residual(reference, band, refined, &result.residual_patches);
@@ -187,11 +196,12 @@ BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv
   return result;
 }
 
-cv::Matx33d rig_relatives_seed(const std::vector<double>& r, const cv::Matx33d& band_k, const cv::Matx33d& reference_k) {
+cv::Matx33d rig_relatives_seed(const std::vector<double>& r, const cv::Matx33d& band_k,
+                               const cv::Matx33d& reference_k) {
   if (r.size() < 3) return cv::Matx33d::eye();
   const double d = kPi / 180;
-  const double cx = std::cos(r[0] * d), sx = std::sin(r[0] * d), cy = std::cos(r[1] * d), sy = std::sin(r[1] * d),
-               cz = std::cos(r[2] * d), sz = std::sin(r[2] * d);
+  const double cx = std::cos(r[0] * d), sx = std::sin(r[0] * d), cy = std::cos(r[1] * d),
+               sy = std::sin(r[1] * d), cz = std::cos(r[2] * d), sz = std::sin(r[2] * d);
   const cv::Matx33d rx(1, 0, 0, 0, cx, -sx, 0, sx, cx), ry(cy, 0, sy, 0, 1, 0, -sy, 0, cy),
       rz(cz, -sz, 0, sz, cz, 0, 0, 0, 1);
   cv::Matx33d h = reference_k * (rx * ry * rz) * band_k.inv();

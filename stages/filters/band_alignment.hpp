@@ -14,7 +14,6 @@
 //   DJI M3M CalibratedHMatrix, DJI P4M RelativeOpticalCenter, or the translation phase
 //   correlation finds on the coarsest level when the rig gives nothing (RedEdge-3).
 #include <opencv2/core.hpp>
-
 #include <string>
 #include <vector>
 
@@ -24,21 +23,22 @@ struct AlignmentSettings {
   int coarsest_width_px = 160;   // pyramid top
   int finest_level = 1;          // ECC up to: 0 = full resolution, 1 = half (default; the
                                  // residual is still measured at full resolution)
-  int max_iterations = 60;       // ECC iterations per level
+  int max_iterations = 30;       // ECC iterations per level
   double epsilon = 1e-5;         // ECC stop on parameter change
   double min_correlation = 0.3;  // ECC correlation coefficient at the finest level
   double max_residual_px = 1.0;  // median phase-correlation shift after warping
-  double max_seed_departure_px = 80;  // a refined warp moving a corner further from the seed is rejected
+  double max_seed_departure_px =
+      80;  // a refined warp moving a corner further from the seed is rejected
 };
 
 struct BandAlignment {
   cv::Matx33d warp = cv::Matx33d::eye();  // reference px -> band px (use with WARP_INVERSE_MAP)
   cv::Matx33d seed = cv::Matx33d::eye();
   bool converged = false;
-  double correlation = 0;      // ECC correlation at the finest level (NaN when not run)
-  double residual_px = 0;      // NaN when it could not be measured
-  int residual_patches = 0;    // patches that measured it
-  std::string message;         // why it did not converge
+  double correlation = 0;    // ECC correlation at the finest level (NaN when not run)
+  double residual_px = 0;    // NaN when it could not be measured
+  int residual_patches = 0;  // patches that measured it
+  std::string message;       // why it did not converge
 };
 
 // Gradient-magnitude image used for registration (min-max normalised, blurred), CV_32F.
@@ -50,14 +50,15 @@ BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv
 
 // Median residual shift (px) between `reference` and `band` warped by `warp`, measured by phase
 // correlation on a grid of patches; NaN when fewer than 3 patches have texture to measure it.
-double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const cv::Matx33d& warp, int* patches = nullptr);
+double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const cv::Matx33d& warp,
+                          int* patches = nullptr);
 
 // band(W x) sampled onto the reference grid; pixels from outside the band become NaN.
 cv::Mat warp_to_reference(const cv::Mat& band, const cv::Matx33d& warp, cv::Size reference_size);
 
 // MicaSense rig relatives (degrees, applied as Rx(r0) Ry(r1) Rz(r2)) -> reference->band seed,
 // given both cameras' undistorted camera matrices (MicaSense image.get_homography).
-cv::Matx33d rig_relatives_seed(const std::vector<double>& rig_relatives_deg, const cv::Matx33d& band_k,
-                               const cv::Matx33d& reference_k);
+cv::Matx33d rig_relatives_seed(const std::vector<double>& rig_relatives_deg,
+                               const cv::Matx33d& band_k, const cv::Matx33d& reference_k);
 
 }  // namespace fieldrx

@@ -2,13 +2,13 @@
 #include "stages/writers/capture_mosaic.hpp"
 
 #include <ogr_spatialref.h>
-#include <opencv2/calib3d.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <opencv2/calib3d.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "pipeline/errors.hpp"
 #include "pipeline/io/gdal_io.hpp"
@@ -26,9 +26,11 @@ constexpr float kNaNf = std::numeric_limits<float>::quiet_NaN();
 // z (optical axis) in ENU.
 cv::Matx33d camera_to_enu(const MosaicFrame& f) {
   const double yaw = f.yaw_deg * kDeg;
-  const cv::Vec3d forward(std::sin(yaw), std::cos(yaw), 0), right(std::cos(yaw), -std::sin(yaw), 0), down(0, 0, -1);
+  const cv::Vec3d forward(std::sin(yaw), std::cos(yaw), 0), right(std::cos(yaw), -std::sin(yaw), 0),
+      down(0, 0, -1);
   // Nadir camera with the image top towards the heading.
-  cv::Matx33d r(right[0], -forward[0], down[0], right[1], -forward[1], down[1], right[2], -forward[2], down[2]);
+  cv::Matx33d r(right[0], -forward[0], down[0], right[1], -forward[1], down[1], right[2],
+                -forward[2], down[2]);
   // Tilt forward about the right axis, then roll about the forward axis (Rodrigues).
   auto rotate = [](const cv::Vec3d& axis, double angle) {
     cv::Mat rm;
@@ -44,7 +46,8 @@ cv::Matx33d camera_to_enu(const MosaicFrame& f) {
 
 }  // namespace
 
-MosaicFrame mosaic_frame(const Capture& capture, const CalibratedCapture& calibrated, const std::string& path) {
+MosaicFrame mosaic_frame(const Capture& capture, const CalibratedCapture& calibrated,
+                         const std::string& path) {
   const BandMetadata& ref = capture.bands[calibrated.reference_band];
   MosaicFrame f;
   f.path = path;
@@ -73,16 +76,19 @@ MosaicFrame mosaic_frame(const Capture& capture, const CalibratedCapture& calibr
   return f;
 }
 
-std::vector<cv::Point2d> frame_ground_corners(const MosaicFrame& f, double east, double north, double height_m) {
+std::vector<cv::Point2d> frame_ground_corners(const MosaicFrame& f, double east, double north,
+                                              double height_m) {
   const cv::Matx33d r = camera_to_enu(f);
   const cv::Matx33d k_inv = f.camera.inv();
   std::vector<cv::Point2d> out;
-  for (const cv::Point2d p : {cv::Point2d(0, 0), cv::Point2d(f.size.width, 0), cv::Point2d(f.size.width, f.size.height),
-                              cv::Point2d(0, f.size.height)}) {
+  for (const cv::Point2d& p :
+       {cv::Point2d(0, 0), cv::Point2d(f.size.width, 0), cv::Point2d(f.size.width, f.size.height),
+        cv::Point2d(0, f.size.height)}) {
     const cv::Vec3d d = r * (k_inv * cv::Vec3d(p.x, p.y, 1));
     if (!(d[2] < -1e-6)) {
       throw StageError("capture " + f.capture_id + ": the camera looks above the horizon (tilt " +
-                       std::to_string(f.tilt_deg) + " deg); leave such frames out of a quick mosaic");
+                       std::to_string(f.tilt_deg) +
+                       " deg); leave such frames out of a quick mosaic");
     }
     const double t = height_m / -d[2];
     out.emplace_back(east + t * d[0], north + t * d[1]);
@@ -90,21 +96,24 @@ std::vector<cv::Point2d> frame_ground_corners(const MosaicFrame& f, double east,
   return out;
 }
 
-void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::string& path, double gsd_m,
-                        std::optional<double> ground_elevation_m) {
+void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::string& path,
+                        double gsd_m, std::optional<double> ground_elevation_m) {
   if (frames.empty()) throw StageError(path + ": no calibrated capture to mosaic");
   configure_gdal(gdal_cache_for_budget(256LL << 20));
   // Local UTM zone of the flight (from the first frame).
   const MosaicFrame& first = frames.front();
-  const int zone = std::clamp(static_cast<int>(std::floor((first.longitude_deg + 180.0) / 6.0)) + 1, 1, 60);
+  const int zone =
+      std::clamp(static_cast<int>(std::floor((first.longitude_deg + 180.0) / 6.0)) + 1, 1, 60);
   const int epsg = (first.latitude_deg >= 0 ? 32600 : 32700) + zone;
   OGRSpatialReference wgs84, utm;
   wgs84.importFromEPSG(4326);
   wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   utm.importFromEPSG(epsg);
   utm.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-  std::unique_ptr<OGRCoordinateTransformation> to_utm(OGRCreateCoordinateTransformation(&wgs84, &utm));
-  if (!to_utm) throw IoError(path + ": PROJ cannot transform WGS84 to EPSG:" + std::to_string(epsg));
+  std::unique_ptr<OGRCoordinateTransformation> to_utm(
+      OGRCreateCoordinateTransformation(&wgs84, &utm));
+  if (!to_utm)
+    throw IoError(path + ": PROJ cannot transform WGS84 to EPSG:" + std::to_string(epsg));
 
   double ground = 0;
   if (ground_elevation_m) {
@@ -127,7 +136,8 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
       log_warning("mosaic: capture " + f.capture_id + " has no GPS position; left out");
       continue;
     }
-    const double height = std::isfinite(f.height_above_ground_m) ? f.height_above_ground_m : f.altitude_m - ground;
+    const double height =
+        std::isfinite(f.height_above_ground_m) ? f.height_above_ground_m : f.altitude_m - ground;
     if (!(height > 2.0)) {
       log_warning("mosaic: capture " + f.capture_id + " is " + std::to_string(height) +
                   " m above the assumed ground; left out (take-off, landing or panel frame)");
@@ -141,14 +151,17 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
     gsds.push_back(height / f.camera(0, 0));
   }
   if (placed.empty()) {
-    throw StageError(path + ": no capture can be placed (all are within 2 m of the assumed ground); the flight needs "
-                            "frames in the air and, for MicaSense, a frame on the ground to fix the ground height");
+    throw StageError(
+        path +
+        ": no capture can be placed (all are within 2 m of the assumed ground); the flight needs "
+        "frames in the air and, for MicaSense, a frame on the ground to fix the ground height");
   }
   if (!(gsd_m > 0)) {
     std::nth_element(gsds.begin(), gsds.begin() + gsds.size() / 2, gsds.end());
     gsd_m = gsds[gsds.size() / 2];
   }
-  double min_e = std::numeric_limits<double>::infinity(), max_e = -min_e, min_n = min_e, max_n = -min_e;
+  double min_e = std::numeric_limits<double>::infinity(), max_e = -min_e, min_n = min_e,
+         max_n = -min_e;
   for (const auto& p : placed) {
     for (const auto& c : p.corners) {
       min_e = std::min(min_e, c.x), max_e = std::max(max_e, c.x);
@@ -158,8 +171,9 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
   const int width = static_cast<int>(std::ceil((max_e - min_e) / gsd_m));
   const int height = static_cast<int>(std::ceil((max_n - min_n) / gsd_m));
   if (width <= 0 || height <= 0 || double(width) * height > 400e6) {
-    throw StageError(path + ": a " + std::to_string(width) + " x " + std::to_string(height) +
-                     " cell mosaic is too large for the quick mosaic; give a coarser --mosaic-gsd-m");
+    throw StageError(
+        path + ": a " + std::to_string(width) + " x " + std::to_string(height) +
+        " cell mosaic is too large for the quick mosaic; give a coarser --mosaic-gsd-m");
   }
   const std::vector<std::string>& names = placed.front().frame->band_names;
   std::vector<cv::Mat> bands(names.size());
@@ -174,13 +188,22 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
     }
     // Grid cell (col, row) of this frame's box -> image pixel.
     double fe0 = std::numeric_limits<double>::infinity(), fe1 = -fe0, fn0 = fe0, fn1 = -fe0;
-    for (const auto& c : p.corners) fe0 = std::min(fe0, c.x), fe1 = std::max(fe1, c.x), fn0 = std::min(fn0, c.y), fn1 = std::max(fn1, c.y);
-    const int c0 = std::max(0, static_cast<int>((fe0 - min_e) / gsd_m)), c1 = std::min(width, static_cast<int>(std::ceil((fe1 - min_e) / gsd_m)));
-    const int r0 = std::max(0, static_cast<int>((max_n - fn1) / gsd_m)), r1 = std::min(height, static_cast<int>(std::ceil((max_n - fn0) / gsd_m)));
+    for (const auto& c : p.corners)
+      fe0 = std::min(fe0, c.x), fe1 = std::max(fe1, c.x), fn0 = std::min(fn0, c.y),
+      fn1 = std::max(fn1, c.y);
+    const int c0 = std::max(0, static_cast<int>((fe0 - min_e) / gsd_m)),
+              c1 = std::min(width, static_cast<int>(std::ceil((fe1 - min_e) / gsd_m)));
+    const int r0 = std::max(0, static_cast<int>((max_n - fn1) / gsd_m)),
+              r1 = std::min(height, static_cast<int>(std::ceil((max_n - fn0) / gsd_m)));
     if (c1 <= c0 || r1 <= r0) continue;
-    const std::vector<cv::Point2f> img = {{0, 0}, {float(f.size.width), 0}, {float(f.size.width), float(f.size.height)}, {0, float(f.size.height)}};
+    const std::vector<cv::Point2f> img = {{0, 0},
+                                          {float(f.size.width), 0},
+                                          {float(f.size.width), float(f.size.height)},
+                                          {0, float(f.size.height)}};
     std::vector<cv::Point2f> cells;
-    for (const auto& c : p.corners) cells.emplace_back(float((c.x - min_e) / gsd_m - 0.5 - c0), float((max_n - c.y) / gsd_m - 0.5 - r0));
+    for (const auto& c : p.corners)
+      cells.emplace_back(float((c.x - min_e) / gsd_m - 0.5 - c0),
+                         float((max_n - c.y) / gsd_m - 0.5 - r0));
     const cv::Mat cell_to_image = cv::getPerspectiveTransform(cells, img);
     DatasetPtr ds = open_raster(f.path);
     const cv::Size box(c1 - c0, r1 - r0);
@@ -188,16 +211,19 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
     for (int r = 0; r < box.height; ++r) {
       float* d = distance.ptr<float>(r);
       const double north = max_n - (r0 + r + 0.5) * gsd_m;
-      for (int c = 0; c < box.width; ++c) d[c] = static_cast<float>(std::hypot(min_e + (c0 + c + 0.5) * gsd_m - p.e, north - p.n));
+      for (int c = 0; c < box.width; ++c)
+        d[c] = static_cast<float>(std::hypot(min_e + (c0 + c + 0.5) * gsd_m - p.e, north - p.n));
     }
     std::vector<cv::Mat> warped(names.size());
     for (std::size_t b = 0; b < names.size(); ++b) {
       cv::Mat frame(f.size, CV_32F);
-      check_gdal(ds->GetRasterBand(static_cast<int>(b) + 1)->RasterIO(GF_Read, 0, 0, frame.cols, frame.rows, frame.data,
-                                                                         frame.cols, frame.rows, GDT_Float32, 0, 0),
+      check_gdal(ds->GetRasterBand(static_cast<int>(b) + 1)
+                     ->RasterIO(GF_Read, 0, 0, frame.cols, frame.rows, frame.data, frame.cols,
+                                frame.rows, GDT_Float32, 0, 0),
                  f.path + ": reading for the mosaic");
-      cv::warpPerspective(frame, warped[b], cell_to_image, box, cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                          cv::BORDER_CONSTANT, cv::Scalar(kNaNf));
+      cv::warpPerspective(frame, warped[b], cell_to_image, box,
+                          cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT,
+                          cv::Scalar(kNaNf));
     }
     for (int r = 0; r < box.height; ++r) {
       for (int c = 0; c < box.width; ++c) {
@@ -208,7 +234,8 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
         for (const auto& w : warped) valid = valid && std::isfinite(w.at<float>(r, c));
         if (!valid) continue;
         b = d;
-        for (std::size_t k = 0; k < names.size(); ++k) bands[k].at<float>(r0 + r, c0 + c) = warped[k].at<float>(r, c);
+        for (std::size_t k = 0; k < names.size(); ++k)
+          bands[k].at<float>(r0 + r, c0 + c) = warped[k].at<float>(r, c);
       }
     }
   }
@@ -218,10 +245,12 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
   const std::string crs = wkt ? wkt : "";
   CPLFree(wkt);
   write_float_stack(path, bands, names,
-                    {{"MOSAIC", "direct georeferencing, nadir-most capture per cell"}, {"GSD_M", std::to_string(gsd_m)}},
+                    {{"MOSAIC", "direct georeferencing, nadir-most capture per cell"},
+                     {"GSD_M", std::to_string(gsd_m)}},
                     gt, crs, true);
-  log_info("mosaic: " + std::to_string(placed.size()) + " captures, " + std::to_string(width) + " x " +
-           std::to_string(height) + " cells of " + std::to_string(gsd_m) + " m, EPSG:" + std::to_string(epsg));
+  log_info("mosaic: " + std::to_string(placed.size()) + " captures, " + std::to_string(width) +
+           " x " + std::to_string(height) + " cells of " + std::to_string(gsd_m) +
+           " m, EPSG:" + std::to_string(epsg));
 }
 
 }  // namespace fieldrx
