@@ -19,7 +19,9 @@ MicaSenseRadiometry micasense_parameters(const BandMetadata& b) {
   r.cal = {b.radiometric_cal.at(0), b.radiometric_cal.at(1), b.radiometric_cal.at(2)};
   r.bits = b.bits;
   if (b.vignette_center.size() != 2) {
-    throw StageError(b.path + ": XMP Camera:VignettingCenter is missing or not two numbers; a MicaSense band file carries it");
+    throw StageError(b.path +
+                     ": XMP Camera:VignettingCenter is missing or not two numbers; a MicaSense "
+                     "band file carries it");
   }
   r.vignette_cx = b.vignette_center[0];
   r.vignette_cy = b.vignette_center[1];
@@ -31,8 +33,9 @@ MicaSenseRadiometry micasense_parameters(const BandMetadata& b) {
 
 cv::Mat band_radiance(const BandMetadata& b, const cv::Mat& raw) {
   if (raw.cols != b.width || raw.rows != b.height) {
-    throw StageError(b.path + ": the image is " + std::to_string(raw.cols) + "x" + std::to_string(raw.rows) +
-                     " but its metadata says " + std::to_string(b.width) + "x" + std::to_string(b.height) +
+    throw StageError(b.path + ": the image is " + std::to_string(raw.cols) + "x" +
+                     std::to_string(raw.rows) + " but its metadata says " +
+                     std::to_string(b.width) + "x" + std::to_string(b.height) +
                      "; give the camera's original files");
   }
   switch (b.family) {
@@ -49,8 +52,10 @@ cv::Mat band_radiance(const BandMetadata& b, const cv::Mat& raw) {
       r.vignetting = b.dji_vignetting;
       if (!r.vignetting.empty()) {
         if (!(b.optical_center_x == b.optical_center_x)) {
-          throw StageError(b.path + ": drone-dji:VignettingData is given without CalibratedOpticalCenterX/Y; "
-                                    "the vignetting centre is needed to correct it");
+          throw StageError(
+              b.path +
+              ": drone-dji:VignettingData is given without CalibratedOpticalCenterX/Y; "
+              "the vignetting centre is needed to correct it");
         }
         r.center_x = b.optical_center_x;
         r.center_y = b.optical_center_y;
@@ -68,7 +73,9 @@ cv::Mat band_radiance(const BandMetadata& b, const cv::Mat& raw) {
       r.exponents = b.vignetting_exponents;
       r.coefficients = b.vignetting_coefficients;
       if (r.coefficients.empty()) {
-        throw StageError(b.path + ": XMP Camera:VignettingPolynomial2D is missing; a Sequoia band file carries it");
+        throw StageError(
+            b.path +
+            ": XMP Camera:VignettingPolynomial2D is missing; a Sequoia band file carries it");
       }
       cv::Mat out = sequoia_irradiance(raw, r);
       if (b.rotated_180) cv::flip(out, out, -1);
@@ -81,54 +88,67 @@ cv::Mat band_radiance(const BandMetadata& b, const cv::Mat& raw) {
 cv::Matx33d band_camera_matrix(const BandMetadata& b) {
   const auto& k = b.intrinsics;
   if (!k.valid()) {
-    throw StageError(b.path + ": the lens model (focal length, principal point) is missing from the metadata; "
-                              "undistortion and alignment need it (run with --no-align to keep the raw geometry)");
+    throw StageError(
+        b.path +
+        ": the lens model (focal length, principal point) is missing from the metadata; "
+        "undistortion and alignment need it (run with --no-align to keep the raw geometry)");
   }
   return camera_matrix(k.fx, k.fy, k.cx, k.cy);
 }
 
 UndistortMaps band_undistort_maps(const BandMetadata& b) {
-  return undistort_maps(band_camera_matrix(b), b.intrinsics.distortion, cv::Size(b.width, b.height));
+  return undistort_maps(band_camera_matrix(b), b.intrinsics.distortion,
+                        cv::Size(b.width, b.height));
 }
 
-bool sun_sensor_is_absolute(const BandMetadata& b) { return b.family == CameraFamily::micasense; }
+bool sun_sensor_is_absolute(const BandMetadata& b) {
+  return b.family == CameraFamily::micasense;
+}
 
 double sun_sensor_irradiance(const BandMetadata& b) {
   const SunSensorReading& s = b.sun;
   if (b.family == CameraFamily::dji_p4m || b.family == CameraFamily::dji_m3m) {
     if (!(b.dji_irradiance > 0)) {
-      throw StageError(b.path + ": no sunlight-sensor reading (drone-dji:Irradiance); calibrate with a panel (--panel)");
+      throw StageError(
+          b.path +
+          ": no sunlight-sensor reading (drone-dji:Irradiance); calibrate with a panel (--panel)");
     }
     const double adjustment = b.sensor_gain_adjustment > 0 ? b.sensor_gain_adjustment : 1.0;
     return kPi * b.dji_irradiance / adjustment;
   }
   if (b.family != CameraFamily::micasense || !s.present) {
-    throw StageError(b.path + ": no usable sun-sensor reading for " + camera_family_name(b.family) +
-                     "; calibrate with a reflectance panel (--panel CAPTURE_DIR or --panel-albedo)");
+    throw StageError(
+        b.path + ": no usable sun-sensor reading for " + camera_family_name(b.family) +
+        "; calibrate with a reflectance panel (--panel CAPTURE_DIR or --panel-albedo)");
   }
   if (s.horizontal_valid && s.horizontal_irradiance > 0) return s.horizontal_irradiance;
   if (s.direct_irradiance > 0 && s.scattered_irradiance > 0) {
     // DLS2 with a firmware that got HorizontalIrradiance wrong: recompute it from the direct
     // and scattered parts with the sun's elevation (MicaSense compute_horizontal_irradiance_dls2).
     if (!b.utc_us || !(b.latitude_deg == b.latitude_deg)) {
-      throw StageError(b.path + ": DLS2 irradiance needs the capture time and GPS position to correct it");
+      throw StageError(b.path +
+                       ": DLS2 irradiance needs the capture time and GPS position to correct it");
     }
     const SolarPosition sun = solar_position(b.latitude_deg, b.longitude_deg, *b.utc_us);
     return s.direct_irradiance * std::sin(sun.elevation_rad) + s.scattered_irradiance;
   }
   if (!(s.spectral_irradiance > 0)) {
-    throw StageError(b.path + ": the sun sensor's SpectralIrradiance is missing or 0; calibrate with a panel");
+    throw StageError(
+        b.path + ": the sun sensor's SpectralIrradiance is missing or 0; calibrate with a panel");
   }
   if (!b.utc_us || !(b.latitude_deg == b.latitude_deg)) {
-    throw StageError(b.path + ": the DLS angle correction needs the capture time and GPS position, which are missing");
+    throw StageError(
+        b.path +
+        ": the DLS angle correction needs the capture time and GPS position, which are missing");
   }
-  return dls1_horizontal_irradiance(s.spectral_irradiance, s.yaw_rad, s.pitch_rad, s.roll_rad, b.latitude_deg,
-                                    b.longitude_deg, *b.utc_us)
+  return dls1_horizontal_irradiance(s.spectral_irradiance, s.yaw_rad, s.pitch_rad, s.roll_rad,
+                                    b.latitude_deg, b.longitude_deg, *b.utc_us)
       .horizontal;
 }
 
 PanelMeasurement measure_panel(const BandMetadata& b, const cv::Mat& raw,
-                               const std::optional<std::vector<cv::Point>>& corners, std::optional<double> albedo) {
+                               const std::optional<std::vector<cv::Point>>& corners,
+                               std::optional<double> albedo) {
   if (b.is_thermal()) throw StageError(b.path + ": a thermal band has no reflectance panel");
   PanelMeasurement m;
   const UndistortMaps maps = band_undistort_maps(b);
@@ -143,8 +163,10 @@ PanelMeasurement measure_panel(const BandMetadata& b, const cv::Mat& raw,
   } else {
     PanelDetection detection = detect_micasense_panel(radiance, raw);
     if (!detection.found) {
-      throw StageError(b.path + ": no reflectance panel found (no readable MicaSense panel QR code); give the "
-                                "panel corners or use a capture where the whole panel and its QR code are in view");
+      throw StageError(
+          b.path +
+          ": no reflectance panel found (no readable MicaSense panel QR code); give the "
+          "panel corners or use a capture where the whole panel and its QR code are in view");
     }
     m.corners = detection.panel_corners;
     m.source = "detected";
@@ -167,8 +189,10 @@ PanelMeasurement measure_panel(const BandMetadata& b, const cv::Mat& raw,
                      " pixels; give corners around the panel's active area");
   }
   if (m.raw.saturated > m.raw.count / 100) {
-    throw StageError(b.path + ": " + std::to_string(m.raw.saturated) + " of " + std::to_string(m.raw.count) +
-                     " panel pixels are saturated; the panel irradiance would be too low. Use a panel capture with a "
+    throw StageError(b.path + ": " + std::to_string(m.raw.saturated) + " of " +
+                     std::to_string(m.raw.count) +
+                     " panel pixels are saturated; the panel irradiance would be too low. Use a "
+                     "panel capture with a "
                      "shorter exposure");
   }
   if (m.albedo > 0) m.irradiance = irradiance_from_panel(m.radiance.mean, m.albedo);

@@ -13,11 +13,10 @@
 //       rho proportional to X * SensorGainAdjustment / Irradiance (DJI's guide; the scale is
 //       relative, exact only for normalised-difference indices).
 //   Errors are StageErrors that name the file and say which option would fix them.
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "stages/filters/radiometric_kernels.hpp"
 #include "stages/filters/radiometric_panel.hpp"
@@ -40,8 +39,8 @@ struct PanelMeasurement {
   std::string source;              // "given", "metadata", "detected"
   RegionStats raw, radiance;       // raw DN (undistorted) and radiance over the area
   double albedo = 0;
-  std::string albedo_source;       // "given", "metadata", "serial"
-  double irradiance = 0;           // pi * mean radiance / albedo
+  std::string albedo_source;  // "given", "metadata", "serial"
+  double irradiance = 0;      // pi * mean radiance / albedo
 };
 
 // Measures the panel in one band of a panel capture. `corners` (undistorted px) and `albedo`

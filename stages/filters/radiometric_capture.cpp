@@ -12,7 +12,8 @@ namespace fieldrx {
 std::size_t reference_band_index(const Capture& capture) {
   const int wanted = capture.bands.front().rig_reference_index;
   for (std::size_t i = 0; i < capture.bands.size(); ++i) {
-    if (wanted >= 0 && capture.bands[i].band_index == wanted && !capture.bands[i].is_thermal()) return i;
+    if (wanted >= 0 && capture.bands[i].band_index == wanted && !capture.bands[i].is_thermal())
+      return i;
   }
   return capture.bands.size() > 1 ? 1 : 0;
 }
@@ -22,8 +23,10 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
   const BandMetadata& r = capture.bands[reference];
   if (band == reference) return cv::Matx33d::eye();
   if (b.rig_relatives_deg.size() == 3 && b.intrinsics.valid() && r.intrinsics.valid()) {
-    const cv::Matx33d kb = undistorted_camera_matrix(band_camera_matrix(b), b.intrinsics.distortion, {b.width, b.height});
-    const cv::Matx33d kr = undistorted_camera_matrix(band_camera_matrix(r), r.intrinsics.distortion, {r.width, r.height});
+    const cv::Matx33d kb = undistorted_camera_matrix(band_camera_matrix(b), b.intrinsics.distortion,
+                                                     {b.width, b.height});
+    const cv::Matx33d kr = undistorted_camera_matrix(band_camera_matrix(r), r.intrinsics.distortion,
+                                                     {r.width, r.height});
     return rig_relatives_seed(b.rig_relatives_deg, kb, kr);
   }
   if (b.calibrated_hmatrix.size() == 9 && r.calibrated_hmatrix.size() == 9) {
@@ -33,7 +36,8 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
     cv::Matx33d w = hb.inv() * hr;
     return w * (1.0 / w(2, 2));
   }
-  if (b.relative_optical_center_x == b.relative_optical_center_x && r.relative_optical_center_x == r.relative_optical_center_x) {
+  if (b.relative_optical_center_x == b.relative_optical_center_x &&
+      r.relative_optical_center_x == r.relative_optical_center_x) {
     // P4M: optical centres relative to the NIR camera, px.
     return cv::Matx33d(1, 0, b.relative_optical_center_x - r.relative_optical_center_x, 0, 1,
                        b.relative_optical_center_y - r.relative_optical_center_y, 0, 0, 1);
@@ -42,11 +46,12 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
 }
 
 CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv::Mat>& raw,
-                                    const std::vector<double>& irradiance, const CaptureCalibrationOptions& options) {
+                                    const std::vector<double>& irradiance,
+                                    const CaptureCalibrationOptions& options) {
   if (raw.size() != capture.bands.size() || irradiance.size() != capture.bands.size()) {
     throw StageError("capture " + capture.id + ": " + std::to_string(raw.size()) + " frames and " +
-                     std::to_string(irradiance.size()) + " irradiances for " + std::to_string(capture.bands.size()) +
-                     " bands");
+                     std::to_string(irradiance.size()) + " irradiances for " +
+                     std::to_string(capture.bands.size()) + " bands");
   }
   CalibratedCapture out;
   out.reference_band = reference_band_index(capture);
@@ -58,14 +63,16 @@ CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv
     if (b.is_thermal()) continue;
     const cv::Mat rho = reflectance_from_radiance(band_radiance(b, raw[i]), irradiance[i]);
     if (b.intrinsics.valid()) {
-      undistorted[i] = undistort(rho, band_undistort_maps(b), std::numeric_limits<double>::quiet_NaN());
+      undistorted[i] =
+          undistort(rho, band_undistort_maps(b), std::numeric_limits<double>::quiet_NaN());
     } else {
       undistorted[i] = rho;  // Sequoia fisheye: no perspective model; kept as recorded
       out.warnings.push_back(b.path + ": no perspective lens model; the band is not undistorted");
     }
   }
   if (ref.intrinsics.valid()) {
-    out.reference_camera = undistorted_camera_matrix(band_camera_matrix(ref), ref.intrinsics.distortion, grid);
+    out.reference_camera =
+        undistorted_camera_matrix(band_camera_matrix(ref), ref.intrinsics.distortion, grid);
   }
   out.max_residual_px = 0;
   bool any_measured = false;
@@ -86,7 +93,8 @@ CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv
       a.residual_px = std::numeric_limits<double>::quiet_NaN();
       a.correlation = std::numeric_limits<double>::quiet_NaN();
       a.message = "alignment not run (--no-align)";
-      stacked = undistorted[i].size() == grid ? undistorted[i] : warp_to_reference(undistorted[i], seed, grid);
+      stacked = undistorted[i].size() == grid ? undistorted[i]
+                                              : warp_to_reference(undistorted[i], seed, grid);
     } else if (undistorted[i].size() != grid) {
       a.message = "frame size differs from the reference band; placed by the factory geometry only";
       a.residual_px = a.correlation = std::numeric_limits<double>::quiet_NaN();
@@ -97,8 +105,9 @@ CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv
     }
     if (!a.converged && options.align) {
       out.all_converged = false;
-      out.warnings.push_back("capture " + capture.id + " band " + b.band_name + ": alignment did not converge (" +
-                             a.message + "); the factory rig geometry is used instead");
+      out.warnings.push_back("capture " + capture.id + " band " + b.band_name +
+                             ": alignment did not converge (" + a.message +
+                             "); the factory rig geometry is used instead");
     }
     if (a.converged && i != out.reference_band) {
       out.max_residual_px = std::max(out.max_residual_px, a.residual_px);

@@ -7,7 +7,6 @@
 //   a band does not cover the reference frame. Thermal (LWIR) bands are left out of the stack.
 //   The irradiance per band is the caller's choice (panel, sun sensor, both).
 #include <opencv2/core.hpp>
-
 #include <string>
 #include <vector>
 
@@ -22,13 +21,14 @@ struct CaptureCalibrationOptions {
 };
 
 struct CalibratedCapture {
-  std::vector<std::string> band_names;  // canonical names of the stacked bands
-  std::vector<cv::Mat> reflectance;     // CV_32F, reference grid
-  std::vector<BandAlignment> alignment; // per stacked band (the reference: identity, converged)
-  std::vector<std::size_t> source_band; // index into Capture::bands of each stacked band
-  std::size_t reference_band = 0;       // index into Capture::bands
-  cv::Matx33d reference_camera = cv::Matx33d::eye();  // undistorted camera matrix of the output grid
-  double max_residual_px = 0;           // worst residual of the converged bands (NaN if none)
+  std::vector<std::string> band_names;   // canonical names of the stacked bands
+  std::vector<cv::Mat> reflectance;      // CV_32F, reference grid
+  std::vector<BandAlignment> alignment;  // per stacked band (the reference: identity, converged)
+  std::vector<std::size_t> source_band;  // index into Capture::bands of each stacked band
+  std::size_t reference_band = 0;        // index into Capture::bands
+  cv::Matx33d reference_camera =
+      cv::Matx33d::eye();      // undistorted camera matrix of the output grid
+  double max_residual_px = 0;  // worst residual of the converged bands (NaN if none)
   bool all_converged = true;
   std::vector<std::string> warnings;
 };
@@ -41,6 +41,7 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
 
 // `irradiance[i]` belongs to capture.bands[i] (ignored for thermal bands).
 CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv::Mat>& raw,
-                                    const std::vector<double>& irradiance, const CaptureCalibrationOptions& options);
+                                    const std::vector<double>& irradiance,
+                                    const CaptureCalibrationOptions& options);
 
 }  // namespace fieldrx

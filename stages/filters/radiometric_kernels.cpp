@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/filters/radiometric_kernels.hpp"
 
-#include <opencv2/calib3d.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <cmath>
 #include <limits>
+#include <opencv2/calib3d.hpp>
+#include <opencv2/imgproc.hpp>
 
 namespace fieldrx {
 namespace {
@@ -106,7 +105,8 @@ cv::Mat dji_signal(const cv::Mat& raw, const DjiRadiometry& r) {
   return out;
 }
 
-cv::Mat sequoia_vignette(cv::Size size, const std::vector<int>& exponents, const std::vector<double>& coefficients) {
+cv::Mat sequoia_vignette(cv::Size size, const std::vector<int>& exponents,
+                         const std::vector<double>& coefficients) {
   cv::Mat v(size, CV_64F, cv::Scalar(0));
   const std::size_t terms = std::min(exponents.size() / 2, coefficients.size());
   for (int y = 0; y < size.height; ++y) {
@@ -164,24 +164,27 @@ cv::Matx33d camera_matrix(double fx, double fy, double cx, double cy) {
   return cv::Matx33d(fx, 0, cx, 0, fy, cy, 0, 0, 1);
 }
 
-cv::Matx33d undistorted_camera_matrix(const cv::Matx33d& k, const std::array<double, 5>& dist, cv::Size size) {
+cv::Matx33d undistorted_camera_matrix(const cv::Matx33d& k, const std::array<double, 5>& dist,
+                                      cv::Size size) {
   const cv::Mat d(1, 5, CV_64F, const_cast<double*>(dist.data()));
   const cv::Mat new_k = cv::getOptimalNewCameraMatrix(cv::Mat(k), d, size, 1.0);
   return cv::Matx33d(new_k);
 }
 
-UndistortMaps undistort_maps(const cv::Matx33d& k, const std::array<double, 5>& dist, cv::Size size) {
+UndistortMaps undistort_maps(const cv::Matx33d& k, const std::array<double, 5>& dist,
+                             cv::Size size) {
   UndistortMaps maps;
   maps.new_k = undistorted_camera_matrix(k, dist, size);
   const cv::Mat d(1, 5, CV_64F, const_cast<double*>(dist.data()));
-  cv::initUndistortRectifyMap(cv::Mat(k), d, cv::Mat::eye(3, 3, CV_64F), cv::Mat(maps.new_k), size, CV_32FC1,
-                              maps.map_x, maps.map_y);
+  cv::initUndistortRectifyMap(cv::Mat(k), d, cv::Mat::eye(3, 3, CV_64F), cv::Mat(maps.new_k), size,
+                              CV_32FC1, maps.map_x, maps.map_y);
   return maps;
 }
 
 cv::Mat undistort(const cv::Mat& image, const UndistortMaps& maps, double border) {
   cv::Mat out;
-  cv::remap(image, out, maps.map_x, maps.map_y, cv::INTER_LINEAR, cv::BORDER_CONSTANT, cv::Scalar(border));
+  cv::remap(image, out, maps.map_x, maps.map_y, cv::INTER_LINEAR, cv::BORDER_CONSTANT,
+            cv::Scalar(border));
   return out;
 }
 

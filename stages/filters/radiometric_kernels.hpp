@@ -15,9 +15,8 @@
 // Parrot Sequoia (Parrot "Application note: pixel value to irradiance"):
 //   I = f^2 * (p / V - B) / (A * t * ISO + C), V = sum_i c_i (x/W)^n_i (y/H)^m_i.
 // Altum LWIR: DN are centi-kelvin: T[degC] = DN / 100 - 273.15.
-#include <opencv2/core.hpp>
-
 #include <array>
+#include <opencv2/core.hpp>
 #include <vector>
 
 namespace fieldrx {
@@ -59,7 +58,8 @@ struct SequoiaRadiometry {
   std::vector<int> exponents;  // n0, m0, n1, m1, ...
   std::vector<double> coefficients;
 };
-cv::Mat sequoia_vignette(cv::Size size, const std::vector<int>& exponents, const std::vector<double>& coefficients);
+cv::Mat sequoia_vignette(cv::Size size, const std::vector<int>& exponents,
+                         const std::vector<double>& coefficients);
 cv::Mat sequoia_irradiance(const cv::Mat& raw, const SequoiaRadiometry& r);
 
 // Altum LWIR centi-kelvin -> degrees Celsius.
@@ -73,13 +73,15 @@ cv::Mat reflectance_from_radiance(const cv::Mat& radiance, double irradiance);
 cv::Matx33d camera_matrix(double fx, double fy, double cx, double cy);
 // MicaSense undistorts onto getOptimalNewCameraMatrix(alpha = 1): every source pixel stays in
 // the frame (black corners), the focal length shrinks a little.
-cv::Matx33d undistorted_camera_matrix(const cv::Matx33d& k, const std::array<double, 5>& dist, cv::Size size);
+cv::Matx33d undistorted_camera_matrix(const cv::Matx33d& k, const std::array<double, 5>& dist,
+                                      cv::Size size);
 
 struct UndistortMaps {
   cv::Mat map_x, map_y;  // CV_32F, for cv::remap
   cv::Matx33d new_k;
 };
-UndistortMaps undistort_maps(const cv::Matx33d& k, const std::array<double, 5>& dist, cv::Size size);
+UndistortMaps undistort_maps(const cv::Matx33d& k, const std::array<double, 5>& dist,
+                             cv::Size size);
 // Bilinear remap; pixels that come from outside the frame become `border` (MicaSense: 0).
 cv::Mat undistort(const cv::Mat& image, const UndistortMaps& maps, double border = 0.0);
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/filters/radiometric_panel.hpp"
 
-#include <opencv2/calib3d.hpp>
-#include <opencv2/imgproc.hpp>
 #include <zbar.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <opencv2/calib3d.hpp>
+#include <opencv2/imgproc.hpp>
 #include <regex>
 
 namespace fieldrx {
@@ -20,27 +20,35 @@ constexpr double kPi = 3.14159265358979323846;
 bool inside(double r, double c, const std::vector<cv::Point2d>& rc) {
   for (std::size_t i = 0, j = rc.size() - 1; i < rc.size(); j = i++) {
     const double cross = (rc[i].x - rc[j].x) * (c - rc[j].y) - (rc[i].y - rc[j].y) * (r - rc[j].x);
-    if (std::fabs(cross) < 1e-9 && r >= std::min(rc[i].x, rc[j].x) && r <= std::max(rc[i].x, rc[j].x) &&
-        c >= std::min(rc[i].y, rc[j].y) && c <= std::max(rc[i].y, rc[j].y)) {
+    if (std::fabs(cross) < 1e-9 && r >= std::min(rc[i].x, rc[j].x) &&
+        r <= std::max(rc[i].x, rc[j].x) && c >= std::min(rc[i].y, rc[j].y) &&
+        c <= std::max(rc[i].y, rc[j].y)) {
       return true;
     }
   }
   bool in = false;
   for (std::size_t i = 0, j = rc.size() - 1; i < rc.size(); j = i++) {
     const double yi = rc[i].y, yj = rc[j].y, xi = rc[i].x, xj = rc[j].x;
-    if (((yi <= c && c < yj) || (yj <= c && c < yi)) && (r < (xj - xi) * (c - yi) / (yj - yi) + xi)) in = !in;
+    if (((yi <= c && c < yj) || (yj <= c && c < yi)) && (r < (xj - xi) * (c - yi) / (yj - yi) + xi))
+      in = !in;
   }
   return in;
 }
 
 double read_value(const cv::Mat& image, int y, int x) {
   switch (image.depth()) {
-    case CV_8U: return image.at<std::uint8_t>(y, x);
-    case CV_16U: return image.at<std::uint16_t>(y, x);
-    case CV_16S: return image.at<std::int16_t>(y, x);
-    case CV_32S: return image.at<std::int32_t>(y, x);
-    case CV_32F: return image.at<float>(y, x);
-    default: return image.at<double>(y, x);
+    case CV_8U:
+      return image.at<std::uint8_t>(y, x);
+    case CV_16U:
+      return image.at<std::uint16_t>(y, x);
+    case CV_16S:
+      return image.at<std::int16_t>(y, x);
+    case CV_32S:
+      return image.at<std::int32_t>(y, x);
+    case CV_32F:
+      return image.at<float>(y, x);
+    default:
+      return image.at<double>(y, x);
   }
 }
 
@@ -70,7 +78,8 @@ cv::Mat polygon_mask(cv::Size size, const std::vector<cv::Point>& polygon) {
   return mask;
 }
 
-RegionStats region_stats(const cv::Mat& image, const std::vector<cv::Point>& polygon, double saturation_threshold) {
+RegionStats region_stats(const cv::Mat& image, const std::vector<cv::Point>& polygon,
+                         double saturation_threshold) {
   CV_Assert(image.channels() == 1);
   const cv::Mat mask = polygon_mask(image.size(), polygon);
   RegionStats stats;
@@ -98,7 +107,8 @@ RegionStats region_stats(const cv::Mat& image, const std::vector<cv::Point>& pol
 
 std::vector<cv::Point> ordered_panel_coordinates(std::vector<cv::Point> pc) {
   // MicaSense panel.ordered_panel_coordinates: split left/right by x, then by y.
-  std::stable_sort(pc.begin(), pc.end(), [](const cv::Point& a, const cv::Point& b) { return a.x < b.x; });
+  std::stable_sort(pc.begin(), pc.end(),
+                   [](const cv::Point& a, const cv::Point& b) { return a.x < b.x; });
   std::vector<cv::Point> left(pc.begin(), pc.begin() + 2), right(pc.begin() + 2, pc.end());
   auto by_y = [](const cv::Point& a, const cv::Point& b) { return a.y < b.y; };
   std::stable_sort(left.begin(), left.end(), by_y);
@@ -129,9 +139,11 @@ PanelDetection detect_micasense_panel(const cv::Mat& undistorted_radiance, const
     zbar_image_set_size(image, static_cast<unsigned>(gray.cols), static_cast<unsigned>(gray.rows));
     zbar_image_set_data(image, gray.data, gray.total(), nullptr);
     if (zbar_scan_image(scanner, image) > 0) {
-      for (const zbar_symbol_t* symbol = zbar_image_first_symbol(image); symbol; symbol = zbar_symbol_next(symbol)) {
+      for (const zbar_symbol_t* symbol = zbar_image_first_symbol(image); symbol;
+           symbol = zbar_symbol_next(symbol)) {
         const std::string data = zbar_symbol_get_data(symbol);
-        if (!std::regex_search(data, serial_pattern) || zbar_symbol_get_loc_size(symbol) != 4) continue;
+        if (!std::regex_search(data, serial_pattern) || zbar_symbol_get_loc_size(symbol) != 4)
+          continue;
         text = data;
         for (unsigned i = 0; i < 4; ++i) {
           corners.emplace_back(static_cast<float>(zbar_symbol_get_loc_x(symbol, i)),
@@ -164,8 +176,8 @@ PanelDetection detect_micasense_panel(const cv::Mat& undistorted_radiance, const
                                               {float(s * .5 + tx), float(s * .5 + ty)},
                                               {float(s * .5 + tx), float(-s * .5 + ty)},
                                               {float(-s * .5 + tx), float(-s * .5 + ty)}};
-  const std::vector<cv::Point2f> ref_qr = {{float(-p), float(p)}, {float(p), float(p)}, {float(p), float(-p)},
-                                           {float(-p), float(-p)}};
+  const std::vector<cv::Point2f> ref_qr = {
+      {float(-p), float(p)}, {float(p), float(p)}, {float(p), float(-p)}, {float(-p), float(-p)}};
   double best = std::numeric_limits<double>::infinity();
   // zbar does not tell which corner of the code is which: try the four rotations and keep the
   // most uniform area (lowest std/mean of the raw frame).

@@ -8,9 +8,8 @@
 //   Panel geometry relative to the QR code: the panels' dimensions in mm as MicaSense panel.py
 //   gives them (RP02, RP03-05, RP06+), mapped by the homography of the QR code's corners; the
 //   QR code of RP04+ also encodes the albedo line.
-#include <opencv2/core.hpp>
-
 #include <limits>
+#include <opencv2/core.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,8 +34,8 @@ std::vector<cv::Point> ordered_panel_coordinates(std::vector<cv::Point> corners)
 
 struct PanelDetection {
   bool found = false;
-  std::string serial;   // "RP02-1603036-SC"
-  int version = 0;      // RP<version>
+  std::string serial;  // "RP02-1603036-SC"
+  int version = 0;     // RP<version>
   std::vector<cv::Point> qr_corners;
   std::vector<cv::Point> panel_corners;
 };

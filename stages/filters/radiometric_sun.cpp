@@ -49,11 +49,14 @@ SolarPosition solar_position(double latitude_deg, double longitude_deg, std::int
   const double omega = (125.04452 - 1934.136261 * t) * kRad;
   const double ls = (280.4665 + 36000.7698 * t) * kRad;
   const double lm = (218.3165 + 481267.8813 * t) * kRad;
-  const double dpsi = (-17.20 * std::sin(omega) - 1.32 * std::sin(2 * ls) - 0.23 * std::sin(2 * lm) +
-                       0.21 * std::sin(2 * omega)) / 3600.0;
+  const double dpsi = (-17.20 * std::sin(omega) - 1.32 * std::sin(2 * ls) -
+                       0.23 * std::sin(2 * lm) + 0.21 * std::sin(2 * omega)) /
+                      3600.0;
   const double deps = (9.20 * std::cos(omega) + 0.57 * std::cos(2 * ls) + 0.10 * std::cos(2 * lm) -
-                       0.09 * std::cos(2 * omega)) / 3600.0;
-  const double eps0 = 23.0 + 26.0 / 60 + 21.448 / 3600 - (46.8150 * t + 0.00059 * t * t - 0.001813 * t * t * t) / 3600;
+                       0.09 * std::cos(2 * omega)) /
+                      3600.0;
+  const double eps0 = 23.0 + 26.0 / 60 + 21.448 / 3600 -
+                      (46.8150 * t + 0.00059 * t * t - 0.001813 * t * t * t) / 3600;
   const double eps = (eps0 + deps) * kRad;
   const double lambda = (true_longitude + dpsi - 20.4898 / 3600.0 / distance_au) * kRad;
 
@@ -62,7 +65,8 @@ SolarPosition solar_position(double latitude_deg, double longitude_deg, std::int
 
   // Apparent sidereal time at Greenwich (Meeus 12.4 + equation of the equinoxes).
   const double tu = (jd - 2451545.0) / 36525.0;
-  const double gmst = 280.46061837 + 360.98564736629 * (jd - 2451545.0) + 0.000387933 * tu * tu - tu * tu * tu / 38710000.0;
+  const double gmst = 280.46061837 + 360.98564736629 * (jd - 2451545.0) + 0.000387933 * tu * tu -
+                      tu * tu * tu / 38710000.0;
   const double gast = gmst + dpsi * std::cos(eps);
   const double h = wrap360(gast + longitude_deg - ra / kRad) * kRad;
 
@@ -71,28 +75,34 @@ SolarPosition solar_position(double latitude_deg, double longitude_deg, std::int
   const double xi = (8.794 / 3600.0 / distance_au) * kRad;
   const double u = std::atan(0.99664719 * std::tan(lat));
   const double rho_cos = std::cos(u), rho_sin = 0.99664719 * std::sin(u);
-  const double dra = std::atan2(-rho_cos * std::sin(xi) * std::sin(h), std::cos(dec) - rho_cos * std::sin(xi) * std::cos(h));
+  const double dra = std::atan2(-rho_cos * std::sin(xi) * std::sin(h),
+                                std::cos(dec) - rho_cos * std::sin(xi) * std::cos(h));
   const double dec_t = std::atan2((std::sin(dec) - rho_sin * std::sin(xi)) * std::cos(dra),
                                   std::cos(dec) - rho_cos * std::sin(xi) * std::cos(h));
   const double h_t = h - dra;
 
-  const double elevation = std::asin(std::sin(lat) * std::sin(dec_t) + std::cos(lat) * std::cos(dec_t) * std::cos(h_t));
+  const double elevation =
+      std::asin(std::sin(lat) * std::sin(dec_t) + std::cos(lat) * std::cos(dec_t) * std::cos(h_t));
   const double el_deg = elevation / kRad;
   // SPA refraction (P = 1013.25 hPa, T = 15 degC), for a sun above the horizon.
   const double refraction = el_deg > -0.83
                                 ? (1013.25 / 1010.0) * (283.0 / (273.0 + 15.0)) * 1.02 /
                                       (60.0 * std::tan((el_deg + 10.3 / (el_deg + 5.11)) * kRad))
                                 : 0.0;
-  const double azimuth = wrap360(std::atan2(std::sin(h_t), std::cos(h_t) * std::sin(lat) - std::tan(dec_t) * std::cos(lat)) / kRad + 180.0);
+  const double azimuth = wrap360(
+      std::atan2(std::sin(h_t), std::cos(h_t) * std::sin(lat) - std::tan(dec_t) * std::cos(lat)) /
+          kRad +
+      180.0);
   return {(el_deg + refraction) * kRad, azimuth * kRad};
 }
 
 std::array<double, 3> ned_from_sun(double azimuth_rad, double elevation_rad) {
-  return {std::cos(azimuth_rad) * std::cos(elevation_rad), std::sin(azimuth_rad) * std::cos(elevation_rad),
-          -std::sin(elevation_rad)};
+  return {std::cos(azimuth_rad) * std::cos(elevation_rad),
+          std::sin(azimuth_rad) * std::cos(elevation_rad), -std::sin(elevation_rad)};
 }
 
-std::array<double, 3> body_to_ned(double yaw, double pitch, double roll, const std::array<double, 3>& v) {
+std::array<double, 3> body_to_ned(double yaw, double pitch, double roll,
+                                  const std::array<double, 3>& v) {
   const double c1 = std::cos(-yaw), s1 = std::sin(-yaw);
   const double c2 = std::cos(-pitch), s2 = std::sin(-pitch);
   const double c3 = std::cos(-roll), s3 = std::sin(-roll);
@@ -107,7 +117,8 @@ std::array<double, 3> body_to_ned(double yaw, double pitch, double roll, const s
   for (int i = 0; i < 3; ++i)
     for (int j = 0; j < 3; ++j)
       for (int k = 0; k < 3; ++k) r[i][j] += ry[i][k] * a[k][j];
-  return {r[0][0] * v[0] + r[0][1] * v[1] + r[0][2] * v[2], r[1][0] * v[0] + r[1][1] * v[1] + r[1][2] * v[2],
+  return {r[0][0] * v[0] + r[0][1] * v[1] + r[0][2] * v[2],
+          r[1][0] * v[0] + r[1][1] * v[1] + r[1][2] * v[2],
           r[2][0] * v[0] + r[2][1] * v[1] + r[2][2] * v[2]};
 }
 
@@ -121,8 +132,9 @@ double dls_fresnel(double phi) {
   return t;
 }
 
-DlsIrradiance dls1_horizontal_irradiance(double spectral_irradiance, double yaw, double pitch, double roll,
-                                         double latitude_deg, double longitude_deg, std::int64_t utc_us) {
+DlsIrradiance dls1_horizontal_irradiance(double spectral_irradiance, double yaw, double pitch,
+                                         double roll, double latitude_deg, double longitude_deg,
+                                         std::int64_t utc_us) {
   DlsIrradiance out;
   const SolarPosition sun = solar_position(latitude_deg, longitude_deg, utc_us);
   out.solar_elevation_rad = sun.elevation_rad;

@@ -25,7 +25,8 @@ SolarPosition solar_position(double latitude_deg, double longitude_deg, std::int
 std::array<double, 3> ned_from_sun(double azimuth_rad, double elevation_rad);
 // A body-frame direction (default: the DLS normal, up = [0,0,-1]) rotated by yaw, pitch, roll
 // (radians, NED, as MicaSense dls.get_orientation).
-std::array<double, 3> body_to_ned(double yaw, double pitch, double roll, const std::array<double, 3>& body);
+std::array<double, 3> body_to_ned(double yaw, double pitch, double roll,
+                                  const std::array<double, 3>& body);
 // Fresnel transmission of the DLS diffuser stack at incidence angle phi (rad).
 double dls_fresnel(double phi);
 
@@ -35,7 +36,8 @@ struct DlsIrradiance {
   double direct = 0, scattered = 0, horizontal = 0;  // W/m^2/nm
 };
 // Horizontal irradiance from a DLS 1 spectral irradiance reading, its pose and the sun.
-DlsIrradiance dls1_horizontal_irradiance(double spectral_irradiance, double yaw, double pitch, double roll,
-                                         double latitude_deg, double longitude_deg, std::int64_t utc_us);
+DlsIrradiance dls1_horizontal_irradiance(double spectral_irradiance, double yaw, double pitch,
+                                         double roll, double latitude_deg, double longitude_deg,
+                                         std::int64_t utc_us);
 
 }  // namespace fieldrx

@@ -47,14 +47,16 @@ void civil_from_days(std::int64_t z, int& y, unsigned& m, unsigned& d) {
 }
 
 // First number of `name` in any of the families, in order.
-std::optional<double> number_in(const ImageTags& tags, std::initializer_list<std::string_view> families,
+std::optional<double> number_in(const ImageTags& tags,
+                                std::initializer_list<std::string_view> families,
                                 std::string_view name) {
   for (auto family : families) {
     if (auto v = tags.number(family, name)) return v;
   }
   return std::nullopt;
 }
-std::vector<double> numbers_in(const ImageTags& tags, std::initializer_list<std::string_view> families,
+std::vector<double> numbers_in(const ImageTags& tags,
+                               std::initializer_list<std::string_view> families,
                                std::string_view name) {
   for (auto family : families) {
     auto v = tags.numbers(family, name);
@@ -62,7 +64,8 @@ std::vector<double> numbers_in(const ImageTags& tags, std::initializer_list<std:
   }
   return {};
 }
-std::optional<std::string> text_in(const ImageTags& tags, std::initializer_list<std::string_view> families,
+std::optional<std::string> text_in(const ImageTags& tags,
+                                   std::initializer_list<std::string_view> families,
                                    std::string_view name) {
   for (auto family : families) {
     if (auto v = tags.text(family, name)) return v;
@@ -77,7 +80,8 @@ double mean_of(const std::vector<double>& values) {
   return sum / static_cast<double>(values.size());
 }
 
-[[noreturn]] void missing(const std::string& path, const std::string& what, const std::string& camera) {
+[[noreturn]] void missing(const std::string& path, const std::string& what,
+                          const std::string& camera) {
   throw StageError(path + ": " + what + " is missing; a " + camera +
                    " band file carries it (is this file a processed or re-saved copy?)");
 }
@@ -89,7 +93,8 @@ double gps_degrees(const ImageTags& tags, const char* key, const char* ref_key, 
   if (parts.size() > 1) deg += parts[1] / 60.0;
   if (parts.size() > 2) deg += parts[2] / 3600.0;
   const auto ref = tags.exif_text(ref_key);
-  if (ref && !ref->empty() && std::toupper(static_cast<unsigned char>((*ref)[0])) == negative_ref) deg = -deg;
+  if (ref && !ref->empty() && std::toupper(static_cast<unsigned char>((*ref)[0])) == negative_ref)
+    deg = -deg;
   return deg;
 }
 
@@ -101,10 +106,13 @@ void read_common_exif(const ImageTags& tags, BandMetadata& band) {
   band.width = static_cast<int>(tags.exif_number("Exif.Image.ImageWidth").value_or(0));
   band.height = static_cast<int>(tags.exif_number("Exif.Image.ImageLength").value_or(0));
   band.bits = static_cast<int>(tags.exif_number("Exif.Image.BitsPerSample").value_or(16));
-  band.latitude_deg = gps_degrees(tags, "Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLatitudeRef", 'S');
-  band.longitude_deg = gps_degrees(tags, "Exif.GPSInfo.GPSLongitude", "Exif.GPSInfo.GPSLongitudeRef", 'W');
+  band.latitude_deg =
+      gps_degrees(tags, "Exif.GPSInfo.GPSLatitude", "Exif.GPSInfo.GPSLatitudeRef", 'S');
+  band.longitude_deg =
+      gps_degrees(tags, "Exif.GPSInfo.GPSLongitude", "Exif.GPSInfo.GPSLongitudeRef", 'W');
   if (auto alt = tags.exif_number("Exif.GPSInfo.GPSAltitude")) {
-    band.altitude_m = *alt * (tags.exif_number("Exif.GPSInfo.GPSAltitudeRef").value_or(0) == 1 ? -1.0 : 1.0);
+    band.altitude_m =
+        *alt * (tags.exif_number("Exif.GPSInfo.GPSAltitudeRef").value_or(0) == 1 ? -1.0 : 1.0);
   }
   const auto black = tags.exif_numbers("Exif.Image.BlackLevel");
   band.black_level = black.empty() ? 0.0 : mean_of(black);
@@ -115,8 +123,10 @@ void read_common_exif(const ImageTags& tags, BandMetadata& band) {
   } else if (auto iso_ratings = tags.exif_number("Exif.Photo.ISOSpeedRatings")) {
     band.iso = *iso_ratings;
   }
-  band.focal_plane_px_per_mm_x = tags.exif_number("Exif.Photo.FocalPlaneXResolution").value_or(kNoValue);
-  band.focal_plane_px_per_mm_y = tags.exif_number("Exif.Photo.FocalPlaneYResolution").value_or(kNoValue);
+  band.focal_plane_px_per_mm_x =
+      tags.exif_number("Exif.Photo.FocalPlaneXResolution").value_or(kNoValue);
+  band.focal_plane_px_per_mm_y =
+      tags.exif_number("Exif.Photo.FocalPlaneYResolution").value_or(kNoValue);
   // FocalPlaneResolutionUnit: 2 inch, 3 cm, 4 mm (MicaSense), per TIFF/EP.
   const double unit = tags.exif_number("Exif.Photo.FocalPlaneResolutionUnit").value_or(4);
   const double per_mm = unit == 2 ? 1 / 25.4 : unit == 3 ? 0.1 : 1.0;
@@ -174,7 +184,8 @@ void read_micasense(const ImageTags& tags, BandMetadata& band) {
   band.flight_id = tags.text(kXmpMicaSense, "FlightId").value_or("");
   band.gain = band.iso == band.iso ? band.iso / 100.0 : 1.0;
   // Legacy RedEdge firmware wrote 1/6329 s for a true exposure of 0.274 ms (metadata.py).
-  if (band.model != "Altum" && std::fabs(band.exposure_s - 1.0 / 6329.0) < 1e-6) band.exposure_s = 0.000274;
+  if (band.model != "Altum" && std::fabs(band.exposure_s - 1.0 / 6329.0) < 1e-6)
+    band.exposure_s = 0.000274;
   band.radiometric_cal = tags.numbers(kXmpMicaSense, "RadiometricCalibration");
   band.vignette_center = tags.numbers(kXmpCamera, "VignettingCenter");
   band.vignette_poly = tags.numbers(kXmpCamera, "VignettingPolynomial");
@@ -182,8 +193,10 @@ void read_micasense(const ImageTags& tags, BandMetadata& band) {
   band.thermal_params = tags.numbers(kXmpMicaSense, "ThermalCalibrationParameters");
   if (!band.is_thermal()) {
     if (band.radiometric_cal.size() < 3) {
-      throw StageError(path + ": XMP MicaSense:RadiometricCalibration is missing; radiometric calibration needs "
-                              "RedEdge firmware 2.1.0 or later (update the camera firmware)");
+      throw StageError(
+          path +
+          ": XMP MicaSense:RadiometricCalibration is missing; radiometric calibration needs "
+          "RedEdge firmware 2.1.0 or later (update the camera firmware)");
     }
     if (!(band.exposure_s > 0)) missing(path, "EXIF ExposureTime", "MicaSense");
   }
@@ -206,7 +219,8 @@ void read_micasense(const ImageTags& tags, BandMetadata& band) {
   const auto horizontal = number_in(tags, {kXmpDls, kXmpCamera}, "HorizontalIrradiance");
   const auto direct = number_in(tags, {kXmpDls, kXmpCamera}, "DirectIrradiance");
   sun.present = irradiance || horizontal || direct || spectral;
-  if (auto scale = number_in(tags, {kXmpDls, kXmpCamera, kXmpMicaSense}, "IrradianceScaleToSIUnits")) {
+  if (auto scale =
+          number_in(tags, {kXmpDls, kXmpCamera, kXmpMicaSense}, "IrradianceScaleToSIUnits")) {
     sun.scale_to_si = *scale;
   } else {
     sun.scale_to_si = horizontal ? 0.01 : 1.0;  // DLS2 stores x100 unless told otherwise
@@ -243,7 +257,8 @@ void read_micasense(const ImageTags& tags, BandMetadata& band) {
   }
 
   // Panel found by the camera (auto-calibration image).
-  band.calibration_picture = static_cast<int>(number_in(tags, {kXmpMicaSense, kXmpCamera}, "CalibrationPicture").value_or(0));
+  band.calibration_picture = static_cast<int>(
+      number_in(tags, {kXmpMicaSense, kXmpCamera}, "CalibrationPicture").value_or(0));
   band.panel_albedo = number_in(tags, {kXmpMicaSense, kXmpCamera}, "Albedo");
   const auto area = numbers_in(tags, {kXmpMicaSense, kXmpCamera}, "ReflectArea");
   for (std::size_t i = 0; i + 1 < area.size(); i += 2) {
@@ -256,9 +271,11 @@ void read_dji(const ImageTags& tags, BandMetadata& band, int band_hint) {
   const std::string& path = band.path;
   if (band.band_name.empty()) band.band_name = tags.text(kXmpDji, "BandName").value_or("");
   if (band.band_name.empty()) missing(path, "XMP Camera:BandName", "DJI multispectral");
-  band.band_index = band_hint >= 0 ? band_hint
-                                   : static_cast<int>(tags.number(kXmpCamera, "RigCameraIndex").value_or(-1));
-  if (band.band_index < 0) missing(path, "the band position (file name suffix or Camera:RigCameraIndex)", "DJI");
+  band.band_index = band_hint >= 0
+                        ? band_hint
+                        : static_cast<int>(tags.number(kXmpCamera, "RigCameraIndex").value_or(-1));
+  if (band.band_index < 0)
+    missing(path, "the band position (file name suffix or Camera:RigCameraIndex)", "DJI");
   if (auto black = tags.number(kXmpDji, "BlackLevel")) band.black_level = *black;
   const auto exposure_us = tags.number(kXmpDji, "ExposureTime");
   if (exposure_us) band.exposure_s = *exposure_us * 1e-6;
@@ -274,15 +291,19 @@ void read_dji(const ImageTags& tags, BandMetadata& band, int band_hint) {
   band.optical_center_x = tags.number(kXmpDji, "CalibratedOpticalCenterX").value_or(kNoValue);
   band.optical_center_y = tags.number(kXmpDji, "CalibratedOpticalCenterY").value_or(kNoValue);
   band.calibrated_hmatrix = tags.numbers(kXmpDji, "CalibratedHMatrix");
-  band.relative_optical_center_x = tags.number(kXmpDji, "RelativeOpticalCenterX").value_or(kNoValue);
-  band.relative_optical_center_y = tags.number(kXmpDji, "RelativeOpticalCenterY").value_or(kNoValue);
+  band.relative_optical_center_x =
+      tags.number(kXmpDji, "RelativeOpticalCenterX").value_or(kNoValue);
+  band.relative_optical_center_y =
+      tags.number(kXmpDji, "RelativeOpticalCenterY").value_or(kNoValue);
   // DewarpData "date;fx,fy,cx,cy,k1,k2,p1,p2,k3": cx, cy are offsets from the calibrated
   // optical centre; the distortion is already in OpenCV's order.
   if (auto dewarp = tags.text(kXmpDji, "DewarpData")) {
     std::string values = *dewarp;
-    if (auto semicolon = values.find(';'); semicolon != std::string::npos) values = values.substr(semicolon + 1);
+    if (auto semicolon = values.find(';'); semicolon != std::string::npos)
+      values = values.substr(semicolon + 1);
     std::vector<double> d;
-    for (const auto& token : split_list_text(values)) d.push_back(std::strtod(token.c_str(), nullptr));
+    for (const auto& token : split_list_text(values))
+      d.push_back(std::strtod(token.c_str(), nullptr));
     if (d.size() >= 9 && band.optical_center_x == band.optical_center_x) {
       band.intrinsics.fx = d[0];
       band.intrinsics.fy = d[1];
@@ -323,7 +344,8 @@ void read_sequoia(const ImageTags& tags, BandMetadata& band, int band_hint) {
   if (!(band.exposure_s > 0)) missing(path, "EXIF ExposureTime", "Parrot Sequoia");
   if (!(band.iso > 0)) missing(path, "EXIF ISOSpeedRatings", "Parrot Sequoia");
   band.gain = band.iso;
-  for (double e : tags.numbers(kXmpCamera, "VignettingPolynomial2DName")) band.vignetting_exponents.push_back(int(e));
+  for (double e : tags.numbers(kXmpCamera, "VignettingPolynomial2DName"))
+    band.vignetting_exponents.push_back(int(e));
   band.vignetting_coefficients = tags.numbers(kXmpCamera, "VignettingPolynomial2D");
   band.irradiance_list_base64 = tags.text(kXmpCamera, "IrradianceList").value_or("");
   band.fisheye_polynomial = tags.numbers(kXmpCamera, "FisheyePolynomial");
@@ -340,18 +362,25 @@ void read_sequoia(const ImageTags& tags, BandMetadata& band, int band_hint) {
 
 std::string camera_family_name(CameraFamily family) {
   switch (family) {
-    case CameraFamily::micasense: return "MicaSense";
-    case CameraFamily::dji_p4m: return "DJI P4 Multispectral";
-    case CameraFamily::dji_m3m: return "DJI Mavic 3 Multispectral";
-    case CameraFamily::sequoia: return "Parrot Sequoia";
+    case CameraFamily::micasense:
+      return "MicaSense";
+    case CameraFamily::dji_p4m:
+      return "DJI P4 Multispectral";
+    case CameraFamily::dji_m3m:
+      return "DJI Mavic 3 Multispectral";
+    case CameraFamily::sequoia:
+      return "Parrot Sequoia";
   }
   return "?";
 }
 
-bool BandMetadata::is_thermal() const { return lower(band_name) == "lwir"; }
+bool BandMetadata::is_thermal() const {
+  return lower(band_name) == "lwir";
+}
 
 bool BandMetadata::auto_calibration_image() const {
-  return calibration_picture == 2 && panel_albedo.has_value() && panel_region.size() == 4 && !panel_serial.empty();
+  return calibration_picture == 2 && panel_albedo.has_value() && panel_region.size() == 4 &&
+         !panel_serial.empty();
 }
 
 std::string BandMetadata::canonical_band_name() const {
@@ -363,12 +392,18 @@ std::string BandMetadata::canonical_band_name() const {
   // RedEdge-MX Dual names its second set by wavelength ("Blue-444", "Red edge-705").
   std::string suffix = digits.empty() ? "" : "-" + digits;
   std::string base;
-  if (key == "blue") base = "Blue";
-  else if (key == "green" || key == "gre" || key == "g") base = "Green";
-  else if (key == "red" || key == "r") base = "Red";
-  else if (key == "rededge" || key == "reg" || key == "re") base = "RedEdge";
-  else if (key == "nir" || key == "nearinfrared") base = "NIR";
-  else if (key == "lwir") base = "LWIR";
+  if (key == "blue")
+    base = "Blue";
+  else if (key == "green" || key == "gre" || key == "g")
+    base = "Green";
+  else if (key == "red" || key == "r")
+    base = "Red";
+  else if (key == "rededge" || key == "reg" || key == "re")
+    base = "RedEdge";
+  else if (key == "nir" || key == "nearinfrared")
+    base = "NIR";
+  else if (key == "lwir")
+    base = "LWIR";
   return base.empty() ? band_name : base + suffix;
 }
 
@@ -377,7 +412,8 @@ std::optional<CameraFamily> family_from_file_name(const std::string& file_name, 
   static const std::regex micasense(R"(^(IMG_\d{4})_(\d{1,2})\.tiff?$)", std::regex::icase);
   static const std::regex p4m(R"(^(DJI_\d{3})([1-5])\.tiff?$)", std::regex::icase);
   static const std::regex m3m(R"(^(DJI_\d{14}_\d{4})_MS_(G|R|RE|NIR)\.tiff?$)", std::regex::icase);
-  static const std::regex sequoia(R"(^(IMG_\d{6}_\d{6}_\d{4})_(GRE|RED|REG|NIR)\.tiff?$)", std::regex::icase);
+  static const std::regex sequoia(R"(^(IMG_\d{6}_\d{6}_\d{4})_(GRE|RED|REG|NIR)\.tiff?$)",
+                                  std::regex::icase);
   std::smatch m;
   int hint = -1;
   std::optional<CameraFamily> family;
@@ -406,16 +442,18 @@ std::optional<CameraFamily> family_from_file_name(const std::string& file_name, 
   return family;
 }
 
-std::optional<std::int64_t> parse_exif_time(const std::string& date_time, const std::string& sub_sec) {
+std::optional<std::int64_t> parse_exif_time(const std::string& date_time,
+                                            const std::string& sub_sec) {
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
   if (std::sscanf(date_time.c_str(), "%d:%d:%d %d:%d:%d", &y, &mo, &d, &h, &mi, &s) != 6 &&
       std::sscanf(date_time.c_str(), "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s) != 6) {
     return std::nullopt;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return std::nullopt;
-  std::int64_t us = (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400LL +
-                     h * 3600LL + mi * 60LL + s) *
-                    1000000LL;
+  std::int64_t us =
+      (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400LL +
+       h * 3600LL + mi * 60LL + s) *
+      1000000LL;
   // SubSecTime holds the digits of a decimal fraction ("200173789" = 0.200173789 s); a
   // negative one is subtracted (MicaSense RedEdge-M firmware 3.x).
   std::string digits;
@@ -441,8 +479,8 @@ std::string format_utc(std::int64_t utc_us) {
   unsigned m = 0, d = 0;
   civil_from_days(days, y, m, d);
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", y, m, d, int(sod / 3600),
-                int(sod % 3600 / 60), int(sod % 60), int(micro));
+  std::snprintf(buffer, sizeof buffer, "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", y, m, d,
+                int(sod / 3600), int(sod % 3600 / 60), int(sod % 60), int(micro));
   return buffer;
 }
 
@@ -454,7 +492,9 @@ BandMetadata band_metadata_from_tags(const ImageTags& tags, CameraFamily family,
   read_common_exif(tags, band);
   // The file name says which family; P4M and M3M share a maker, so check the model too.
   switch (family) {
-    case CameraFamily::micasense: read_micasense(tags, band); break;
+    case CameraFamily::micasense:
+      read_micasense(tags, band);
+      break;
     case CameraFamily::dji_p4m:
     case CameraFamily::dji_m3m:
       read_dji(tags, band, band_hint);
@@ -480,25 +520,32 @@ BandMetadata read_band_metadata(const std::string& path) {
   if (!family) {
     // A renamed file: decide by the maker.
     const std::string make = lower(tags.exif_text("Exif.Image.Make").value_or(""));
-    if (make.find("micasense") != std::string::npos) family = CameraFamily::micasense;
-    else if (make.find("parrot") != std::string::npos) family = CameraFamily::sequoia;
+    if (make.find("micasense") != std::string::npos)
+      family = CameraFamily::micasense;
+    else if (make.find("parrot") != std::string::npos)
+      family = CameraFamily::sequoia;
     else if (make.find("dji") != std::string::npos) {
-      family = tags.has(kXmpDji, "CalibratedHMatrix") ? CameraFamily::dji_m3m : CameraFamily::dji_p4m;
+      family =
+          tags.has(kXmpDji, "CalibratedHMatrix") ? CameraFamily::dji_m3m : CameraFamily::dji_p4m;
     } else {
-      throw StageError(path + ": not a known multispectral band file (maker '" +
-                       tags.exif_text("Exif.Image.Make").value_or("") +
-                       "'); expected MicaSense IMG_####_N.tif, DJI DJI_XXXY.TIF / DJI_..._MS_*.TIF or Sequoia "
-                       "IMG_..._{GRE,RED,REG,NIR}.TIF");
+      throw StageError(
+          path + ": not a known multispectral band file (maker '" +
+          tags.exif_text("Exif.Image.Make").value_or("") +
+          "'); expected MicaSense IMG_####_N.tif, DJI DJI_XXXY.TIF / DJI_..._MS_*.TIF or Sequoia "
+          "IMG_..._{GRE,RED,REG,NIR}.TIF");
     }
     stem = std::filesystem::path(path).stem().string();
   }
   return band_metadata_from_tags(tags, *family, hint, stem);
 }
 
-const BandMetadata& Capture::reference_band() const { return bands.front(); }
+const BandMetadata& Capture::reference_band() const {
+  return bands.front();
+}
 
 bool Capture::is_panel_capture() const {
-  return std::any_of(bands.begin(), bands.end(), [](const BandMetadata& b) { return b.auto_calibration_image(); });
+  return std::any_of(bands.begin(), bands.end(),
+                     [](const BandMetadata& b) { return b.auto_calibration_image(); });
 }
 
 namespace {
@@ -506,9 +553,12 @@ namespace {
 // Bands a known rig has, or 0 when the model does not tell (RedEdge-M is 5 or 10 bands).
 std::size_t known_band_count(const BandMetadata& band) {
   switch (band.family) {
-    case CameraFamily::dji_p4m: return 5;
-    case CameraFamily::dji_m3m: return 4;
-    case CameraFamily::sequoia: return 4;
+    case CameraFamily::dji_p4m:
+      return 5;
+    case CameraFamily::dji_m3m:
+      return 4;
+    case CameraFamily::sequoia:
+      return 4;
     case CameraFamily::micasense:
       if (band.model == "RedEdge") return 5;
       if (band.model == "Altum") return 6;
@@ -534,20 +584,23 @@ FlightScan group_captures(std::vector<BandMetadata> bands) {
     by_key[band.capture_key].push_back(std::move(band));
   }
   for (auto& [key, members] : by_key) {
-    std::sort(members.begin(), members.end(),
-              [](const BandMetadata& a, const BandMetadata& b) { return a.band_index < b.band_index; });
+    std::sort(members.begin(), members.end(), [](const BandMetadata& a, const BandMetadata& b) {
+      return a.band_index < b.band_index;
+    });
     const BandMetadata& first = members.front();
-    const std::string where = "capture " + first.capture_id + " (" + std::filesystem::path(first.path).parent_path().string() + ")";
+    const std::string where = "capture " + first.capture_id + " (" +
+                              std::filesystem::path(first.path).parent_path().string() + ")";
     std::string problem;
     std::set<int> present;
     for (const auto& band : members) {
       if (band.family != first.family || band.model != first.model) {
-        problem = where + ": mixes cameras (" + first.model + " and " + band.model + "); one capture comes from one rig";
+        problem = where + ": mixes cameras (" + first.model + " and " + band.model +
+                  "); one capture comes from one rig";
         break;
       }
       if (!present.insert(band.band_index).second) {
-        problem = where + ": band " + std::to_string(band.band_index + 1) + " appears twice (" + band.path +
-                  "); keep one copy of each band file";
+        problem = where + ": band " + std::to_string(band.band_index + 1) + " appears twice (" +
+                  band.path + "); keep one copy of each band file";
         break;
       }
     }
@@ -560,9 +613,10 @@ FlightScan group_captures(std::vector<BandMetadata> bands) {
         if (!present.count(i)) absent.insert(i);
       }
       if (!absent.empty()) {
-        problem = where + ": incomplete, band(s) " + list_indices(absent) + " of the " + first.model +
-                  " rig are missing (" + std::to_string(members.size()) + " of " +
-                  std::to_string(expected.size()) + " files); copy the whole capture or leave it out";
+        problem = where + ": incomplete, band(s) " + list_indices(absent) + " of the " +
+                  first.model + " rig are missing (" + std::to_string(members.size()) + " of " +
+                  std::to_string(expected.size()) +
+                  " files); copy the whole capture or leave it out";
       }
     }
     if (!problem.empty()) {
@@ -576,11 +630,13 @@ FlightScan group_captures(std::vector<BandMetadata> bands) {
     capture.bands = std::move(members);
     scan.captures.push_back(std::move(capture));
   }
-  std::stable_sort(scan.captures.begin(), scan.captures.end(), [](const Capture& a, const Capture& b) {
-    const auto ta = a.reference_band().utc_us.value_or(0), tb = b.reference_band().utc_us.value_or(0);
-    if (ta != tb) return ta < tb;
-    return a.reference_band().path < b.reference_band().path;
-  });
+  std::stable_sort(scan.captures.begin(), scan.captures.end(),
+                   [](const Capture& a, const Capture& b) {
+                     const auto ta = a.reference_band().utc_us.value_or(0),
+                                tb = b.reference_band().utc_us.value_or(0);
+                     if (ta != tb) return ta < tb;
+                     return a.reference_band().path < b.reference_band().path;
+                   });
   // Output names must be unique: file stems repeat across DJI/Parrot folders.
   std::map<std::string, int> seen;
   for (auto& capture : scan.captures) {
@@ -594,10 +650,12 @@ FlightScan scan_flight_folder(const std::string& directory) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(directory, ec)) {
-    throw ConfigError(directory + ": not a folder; give the flight folder that holds the camera's band files");
+    throw ConfigError(directory +
+                      ": not a folder; give the flight folder that holds the camera's band files");
   }
   std::vector<std::string> paths;
-  for (auto it = fs::recursive_directory_iterator(directory, fs::directory_options::skip_permission_denied, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           directory, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (!it->is_regular_file()) continue;
@@ -622,14 +680,16 @@ FlightScan scan_flight_folder(const std::string& directory) {
 Capture capture_from_files(const std::vector<std::string>& paths) {
   std::vector<BandMetadata> bands;
   for (const auto& path : paths) bands.push_back(read_band_metadata(path));
-  if (bands.empty()) throw ConfigError("capture: no files given; give the band files of one capture");
+  if (bands.empty())
+    throw ConfigError("capture: no files given; give the band files of one capture");
   std::set<std::string> keys;
   for (const auto& b : bands) keys.insert(b.capture_key);
   if (keys.size() > 1) {
     std::string ids;
     for (const auto& b : bands) ids += (ids.empty() ? "" : ", ") + b.capture_id;
-    throw StageError("capture from " + std::to_string(paths.size()) + " files: the files belong to different captures (" +
-                     ids + "); give the band files of one capture");
+    throw StageError("capture from " + std::to_string(paths.size()) +
+                     " files: the files belong to different captures (" + ids +
+                     "); give the band files of one capture");
   }
   FlightScan scan = group_captures(std::move(bands));
   if (scan.captures.size() != 1) {

@@ -43,7 +43,7 @@ struct SunSensorReading {
   bool horizontal_valid = false;            // DLS2 firmware known to compute it right
   double direct_irradiance = kNoValue, scattered_irradiance = kNoValue;
   double solar_elevation_rad = kNoValue, solar_azimuth_rad = kNoValue;  // DLS2 only
-  double scale_to_si = 1.0;                 // factor already applied above
+  double scale_to_si = 1.0;                         // factor already applied above
   double yaw_rad = 0, pitch_rad = 0, roll_rad = 0;  // sensor pose (NED)
 };
 
@@ -54,14 +54,15 @@ struct BandMetadata {
   std::string capture_key;  // groups the files of one capture (id, or file stem for DJI/Parrot)
   std::string capture_id;   // printable id for output names
   std::string flight_id;
-  std::string band_name;    // as the camera names it ("Red edge", "RedEdge", "NIR", "LWIR")
-  int band_index = -1;      // 0-based position in the rig
+  std::string band_name;  // as the camera names it ("Red edge", "RedEdge", "NIR", "LWIR")
+  int band_index = -1;    // 0-based position in the rig
   double wavelength_nm = kNoValue, fwhm_nm = kNoValue;
   int width = 0, height = 0, bits = 16;
 
   // Time and place.
   std::optional<std::int64_t> utc_us;  // microseconds since 1970-01-01T00:00:00Z
-  double latitude_deg = kNoValue, longitude_deg = kNoValue, altitude_m = kNoValue;  // GPS (WGS84, MSL)
+  double latitude_deg = kNoValue, longitude_deg = kNoValue,
+         altitude_m = kNoValue;           // GPS (WGS84, MSL)
   double relative_altitude_m = kNoValue;  // above take-off (DJI RelativeAltitude)
   // Camera attitude in degrees when the metadata gives it: yaw clockwise from north, pitch
   // with -90 looking straight down (DJI gimbal convention), roll.
@@ -72,7 +73,7 @@ struct BandMetadata {
   // Radiometry shared by the cameras.
   double black_level = 0;  // DN at the bit depth of the file
   double exposure_s = kNoValue;
-  double gain = 1;         // MicaSense ISO/100; DJI SensorGain
+  double gain = 1;  // MicaSense ISO/100; DJI SensorGain
   // MicaSense.
   std::vector<double> radiometric_cal;  // a1, a2, a3
   std::vector<double> vignette_center;  // px
@@ -81,10 +82,10 @@ struct BandMetadata {
   std::vector<double> thermal_params;   // Altum ThermalCalibrationParameters
   // DJI.
   double sensor_gain_adjustment = kNoValue;
-  double dji_irradiance = kNoValue;      // sunlight sensor, compensated (relative units)
-  std::vector<double> dji_vignetting;    // k0..k5
+  double dji_irradiance = kNoValue;    // sunlight sensor, compensated (relative units)
+  std::vector<double> dji_vignetting;  // k0..k5
   double optical_center_x = kNoValue, optical_center_y = kNoValue;  // CalibratedOpticalCenterX/Y
-  std::vector<double> calibrated_hmatrix;  // 3x3 row-major (M3M)
+  std::vector<double> calibrated_hmatrix;                           // 3x3 row-major (M3M)
   double relative_optical_center_x = kNoValue, relative_optical_center_y = kNoValue;  // P4M
   // Parrot Sequoia.
   std::vector<double> sensor_model;  // A, B, C
@@ -93,7 +94,7 @@ struct BandMetadata {
   std::vector<double> vignetting_coefficients;
   std::string irradiance_list_base64;
   std::vector<double> fisheye_polynomial, fisheye_affine;  // p0..p3 ; C, D, E, F
-  bool rotated_180 = false;  // EXIF Orientation 3
+  bool rotated_180 = false;                                // EXIF Orientation 3
 
   SunSensorReading sun;
 
@@ -127,7 +128,8 @@ struct BandMetadata {
 
 // Which camera a file name belongs to, from the name alone; nullopt for other files (the
 // RGB JPEGs, thumbnails...). `band_hint` gets the band position the name encodes (-1 if none).
-std::optional<CameraFamily> family_from_file_name(const std::string& file_name, int* band_hint = nullptr,
+std::optional<CameraFamily> family_from_file_name(const std::string& file_name,
+                                                  int* band_hint = nullptr,
                                                   std::string* capture_stem = nullptr);
 
 // Typed metadata of one band file from its tags. Throws StageError naming the file and the
@@ -140,15 +142,16 @@ BandMetadata read_band_metadata(const std::string& path);
 std::string format_utc(std::int64_t utc_us);
 // EXIF "YYYY:MM:DD HH:MM:SS" plus a SubSecTime string (may be negative: subtracted; the digits
 // are a decimal fraction) -> microseconds since the epoch. nullopt when unparsable.
-std::optional<std::int64_t> parse_exif_time(const std::string& date_time, const std::string& sub_sec);
+std::optional<std::int64_t> parse_exif_time(const std::string& date_time,
+                                            const std::string& sub_sec);
 
 struct Capture {
   std::string id;  // printable, unique in the flight
   CameraFamily family = CameraFamily::micasense;
   std::string model;
-  std::vector<BandMetadata> bands;  // sorted by band_index
+  std::vector<BandMetadata> bands;             // sorted by band_index
   const BandMetadata& reference_band() const;  // the first band, for time and position
-  bool is_panel_capture() const;  // any band is an auto-calibration image
+  bool is_panel_capture() const;               // any band is an auto-calibration image
 };
 
 struct FlightScan {

@@ -17,7 +17,8 @@ cv::Mat read_raw_band(const std::string& path) {
                   GDALGetDataTypeName(type) + "; give the camera's original files");
   }
   cv::Mat raw(dataset->GetRasterYSize(), dataset->GetRasterXSize(), CV_16U);
-  check_gdal(band->RasterIO(GF_Read, 0, 0, raw.cols, raw.rows, raw.data, raw.cols, raw.rows, GDT_UInt16, 0, 0),
+  check_gdal(band->RasterIO(GF_Read, 0, 0, raw.cols, raw.rows, raw.data, raw.cols, raw.rows,
+                            GDT_UInt16, 0, 0),
              path + ": reading the pixels");
   return raw;
 }

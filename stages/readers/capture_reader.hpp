@@ -3,7 +3,6 @@
 // readers (captures): the pixels of raw band files, through GDAL (one dataset per call, so
 // concurrent calls from different threads are safe).
 #include <opencv2/core.hpp>
-
 #include <string>
 #include <vector>
 

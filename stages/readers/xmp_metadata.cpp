@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/readers/xmp_metadata.hpp"
 
-#include <exiv2/exiv2.hpp>
-
 #include <cstdlib>
+#include <exiv2/exiv2.hpp>
 #include <limits>
 #include <mutex>
 
@@ -46,7 +45,8 @@ bool parse_double(std::string_view text, double& out) {
   return *end == '\0';
 }
 
-void add_xmp_data(std::map<std::string, std::vector<std::string>, std::less<>>& out, const Exiv2::XmpData& xmp) {
+void add_xmp_data(std::map<std::string, std::vector<std::string>, std::less<>>& out,
+                  const Exiv2::XmpData& xmp) {
   for (const auto& datum : xmp) {
     const std::string prefix = datum.groupName();
     const std::string name = datum.tagName();
@@ -75,7 +75,8 @@ void add_xmp_data(std::map<std::string, std::vector<std::string>, std::less<>>& 
 std::string xmp_family_of_uri(std::string_view uri) {
   if (uri.find("pix4d.com") != std::string_view::npos) return std::string(kXmpCamera);
   if (uri.find("micasense.com/DLS") != std::string_view::npos) return std::string(kXmpDls);
-  if (uri.find("micasense.com/MicaSense") != std::string_view::npos) return std::string(kXmpMicaSense);
+  if (uri.find("micasense.com/MicaSense") != std::string_view::npos)
+    return std::string(kXmpMicaSense);
   if (uri.find("dji.com/drone-dji") != std::string_view::npos) return std::string(kXmpDji);
   return "";
 }
@@ -109,7 +110,8 @@ ImageTags ImageTags::read(const std::string& path) {
       const Exiv2::TypeId type = datum.typeId();
       if (type == Exiv2::asciiString || type == Exiv2::comment) {
         value.text = datum.toString();
-        while (!value.text.empty() && (value.text.back() == '\0' || value.text.back() == ' ')) value.text.pop_back();
+        while (!value.text.empty() && (value.text.back() == '\0' || value.text.back() == ' '))
+          value.text.pop_back();
       } else if (type != Exiv2::undefined) {
         value.text = datum.toString();
         const long count = datum.count();
@@ -132,8 +134,10 @@ ImageTags ImageTags::read(const std::string& path) {
     if (!image->exifData().empty()) {
       // The pixel size as stored, for files whose EXIF lacks ImageWidth (JPEG).
       if (!tags.has_exif("Exif.Image.ImageWidth") && image->pixelWidth() > 0) {
-        tags.set_exif("Exif.Image.ImageWidth", std::to_string(image->pixelWidth()), {double(image->pixelWidth())});
-        tags.set_exif("Exif.Image.ImageLength", std::to_string(image->pixelHeight()), {double(image->pixelHeight())});
+        tags.set_exif("Exif.Image.ImageWidth", std::to_string(image->pixelWidth()),
+                      {double(image->pixelWidth())});
+        tags.set_exif("Exif.Image.ImageLength", std::to_string(image->pixelHeight()),
+                      {double(image->pixelHeight())});
       }
     }
   } catch (const Exiv2::AnyError& e) {
@@ -149,7 +153,9 @@ ImageTags ImageTags::from_xmp_packet(const std::string& packet) {
   init_exiv2_locked();
   Exiv2::XmpData xmp;
   if (Exiv2::XmpParser::decode(xmp, packet) != 0) {
-    throw StageError("XMP packet: the XMP toolkit cannot parse it; expected a well-formed x:xmpmeta/rdf:RDF packet");
+    throw StageError(
+        "XMP packet: the XMP toolkit cannot parse it; expected a well-formed x:xmpmeta/rdf:RDF "
+        "packet");
   }
   add_xmp_data(tags.xmp_, xmp);
   return tags;
@@ -176,8 +182,9 @@ std::vector<double> ImageTags::numbers(std::string_view family, std::string_view
     for (const auto& token : split_list_text(item)) {
       double v = 0;
       if (!parse_double(token, v)) {
-        throw StageError(path_ + ": XMP " + key_of(family, name) + ": item '" + token +
-                         "' is not a number; expected numbers as rdf:li items or a comma-separated list");
+        throw StageError(
+            path_ + ": XMP " + key_of(family, name) + ": item '" + token +
+            "' is not a number; expected numbers as rdf:li items or a comma-separated list");
       }
       values.push_back(v);
     }
@@ -197,7 +204,9 @@ std::vector<std::string> ImageTags::xmp_keys() const {
   return keys;
 }
 
-bool ImageTags::has_exif(std::string_view key) const { return exif_.find(key) != exif_.end(); }
+bool ImageTags::has_exif(std::string_view key) const {
+  return exif_.find(key) != exif_.end();
+}
 
 std::optional<std::string> ImageTags::exif_text(std::string_view key) const {
   auto it = exif_.find(key);

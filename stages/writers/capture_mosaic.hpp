@@ -13,7 +13,6 @@
 //   terrain or BRDF correction. Good to look at a flight the same day; a sprayer map should
 //   come from a photogrammetric orthomosaic.
 #include <opencv2/core.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,22 +29,25 @@ struct MosaicFrame {
   cv::Matx33d camera = cv::Matx33d::eye();  // undistorted camera matrix of the frame
   cv::Size size;
   double latitude_deg = 0, longitude_deg = 0, altitude_m = 0;
-  double height_above_ground_m = std::numeric_limits<double>::quiet_NaN();  // when the camera knows it
+  double height_above_ground_m =
+      std::numeric_limits<double>::quiet_NaN();  // when the camera knows it
   // Camera optical axis attitude: yaw clockwise from north (deg), tilt from nadir forward (deg),
   // roll about the forward axis (deg, positive = towards the right).
   double yaw_deg = 0, tilt_deg = 0, roll_deg = 0;
   bool attitude_known = false;
 };
 
-MosaicFrame mosaic_frame(const Capture& capture, const CalibratedCapture& calibrated, const std::string& path);
+MosaicFrame mosaic_frame(const Capture& capture, const CalibratedCapture& calibrated,
+                         const std::string& path);
 
 // Ground corners (E, N in the UTM zone `epsg`) of a frame at `height_m` above flat ground,
 // given the camera centre (E, N). Pure geometry, exposed for tests.
-std::vector<cv::Point2d> frame_ground_corners(const MosaicFrame& frame, double east, double north, double height_m);
+std::vector<cv::Point2d> frame_ground_corners(const MosaicFrame& frame, double east, double north,
+                                              double height_m);
 
 // Builds OUTDIR/mosaic.tif (COG, Float32, NaN nodata, band descriptions). `gsd_m` 0: the
 // median ground sample distance of the frames.
-void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::string& path, double gsd_m,
-                        std::optional<double> ground_elevation_m = std::nullopt);
+void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::string& path,
+                        double gsd_m, std::optional<double> ground_elevation_m = std::nullopt);
 
 }  // namespace fieldrx

@@ -13,8 +13,8 @@ namespace fieldrx {
 
 void write_float_stack(const std::string& path, const std::vector<cv::Mat>& bands,
                        const std::vector<std::string>& descriptions,
-                       const std::vector<std::pair<std::string, std::string>>& metadata, const double* geotransform,
-                       const std::string& crs_wkt, bool cog) {
+                       const std::vector<std::pair<std::string, std::string>>& metadata,
+                       const double* geotransform, const std::string& crs_wkt, bool cog) {
   if (bands.empty()) throw StageError(path + ": nothing to write (no bands)");
   configure_gdal(gdal_cache_for_budget(256LL << 20));
   AtomicOutput output(path);
@@ -29,15 +29,16 @@ void write_float_stack(const std::string& path, const std::vector<cv::Mat>& band
   options.SetNameValue("BIGTIFF", "IF_SAFER");
   const int width = bands.front().cols, height = bands.front().rows;
   {
-    DatasetPtr ds(gtiff->Create(scratch_path.c_str(), width, height, static_cast<int>(bands.size()), GDT_Float32,
-                                options.List()));
+    DatasetPtr ds(gtiff->Create(scratch_path.c_str(), width, height, static_cast<int>(bands.size()),
+                                GDT_Float32, options.List()));
     if (!ds) throw IoError(path + ": cannot create the file: " + last_gdal_error());
     if (geotransform) {
       double gt[6];
       std::copy(geotransform, geotransform + 6, gt);
       check_gdal(ds->SetGeoTransform(gt), path + ": setting the geotransform");
     }
-    if (!crs_wkt.empty()) check_gdal(ds->SetProjection(crs_wkt.c_str()), path + ": setting the CRS");
+    if (!crs_wkt.empty())
+      check_gdal(ds->SetProjection(crs_wkt.c_str()), path + ": setting the CRS");
     for (const auto& [key, value] : metadata) ds->SetMetadataItem(key.c_str(), value.c_str());
     for (std::size_t b = 0; b < bands.size(); ++b) {
       GDALRasterBand* band = ds->GetRasterBand(static_cast<int>(b) + 1);
@@ -46,10 +47,13 @@ void write_float_stack(const std::string& path, const std::vector<cv::Mat>& band
       cv::Mat data;
       bands[b].convertTo(data, CV_32F);
       if (!data.isContinuous()) data = data.clone();
-      check_gdal(band->RasterIO(GF_Write, 0, 0, width, height, data.data, width, height, GDT_Float32, 0, 0),
+      check_gdal(band->RasterIO(GF_Write, 0, 0, width, height, data.data, width, height,
+                                GDT_Float32, 0, 0),
                  path + ": writing band " + std::to_string(b + 1));
     }
-    if (cog) check_gdal(ds->BuildOverviews("AVERAGE", 0, nullptr, 0, nullptr, nullptr, nullptr) , path + ": overviews");
+    if (cog)
+      check_gdal(ds->BuildOverviews("AVERAGE", 0, nullptr, 0, nullptr, nullptr, nullptr),
+                 path + ": overviews");
   }
   if (cog) {
     // Overviews first, then the COG driver lays the file out as COG requires.
@@ -61,7 +65,8 @@ void write_float_stack(const std::string& path, const std::vector<cv::Mat>& band
     cog_options.SetNameValue("PREDICTOR", "YES");
     cog_options.SetNameValue("OVERVIEW_RESAMPLING", "AVERAGE");
     cog_options.SetNameValue("BIGTIFF", "IF_SAFER");
-    DatasetPtr result(driver->CreateCopy(output.temp_path().c_str(), scratch.get(), false, cog_options.List(), nullptr, nullptr));
+    DatasetPtr result(driver->CreateCopy(output.temp_path().c_str(), scratch.get(), false,
+                                         cog_options.List(), nullptr, nullptr));
     if (!result) throw IoError(path + ": cannot write the COG: " + last_gdal_error());
     result.reset();
     scratch.reset();
@@ -104,8 +109,8 @@ void write_captures_csv(const std::string& path, const std::vector<CaptureRow>& 
     for (const auto& name : names) out << ",irradiance_" << name;
     out << ",alignment_residual_px,converged\n";
     for (const auto& row : rows) {
-      out << csv_field(row.capture) << ',' << row.time << ',' << number(row.lat, 10) << ',' << number(row.lon, 11) << ','
-          << number(row.alt, 7);
+      out << csv_field(row.capture) << ',' << row.time << ',' << number(row.lat, 10) << ','
+          << number(row.lon, 11) << ',' << number(row.alt, 7);
       for (const auto& name : names) {
         out << ',';
         for (std::size_t i = 0; i < row.band_names.size(); ++i) {

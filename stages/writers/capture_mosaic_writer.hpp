@@ -10,7 +10,6 @@
 //   mosaic.tif  quick direct-georeferenced mosaic (capture_mosaic.hpp).
 // Every file is written under a temporary name and renamed when complete (AtomicOutput).
 #include <opencv2/core.hpp>
-
 #include <string>
 #include <vector>
 
@@ -27,8 +26,10 @@ struct CaptureRow {
 
 // Multi-band Float32 GeoTIFF (tiled, DEFLATE). `geotransform`/`crs_wkt` may be empty.
 void write_float_stack(const std::string& path, const std::vector<cv::Mat>& bands,
-                       const std::vector<std::string>& descriptions, const std::vector<std::pair<std::string, std::string>>& metadata = {},
-                       const double* geotransform = nullptr, const std::string& crs_wkt = "", bool cog = false);
+                       const std::vector<std::string>& descriptions,
+                       const std::vector<std::pair<std::string, std::string>>& metadata = {},
+                       const double* geotransform = nullptr, const std::string& crs_wkt = "",
+                       bool cog = false);
 
 void write_captures_csv(const std::string& path, const std::vector<CaptureRow>& rows);
 

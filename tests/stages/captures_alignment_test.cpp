@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "stages/filters/band_alignment.hpp"
@@ -16,18 +15,22 @@ namespace {
 Capture sample_capture(const std::string& number) {
   std::vector<std::string> files;
   for (int band = 1; band <= 5; ++band) {
-    files.push_back(shared_path("data/micasense/data/0000SET/000/IMG_" + number + "_" + std::to_string(band) + ".tif"));
+    files.push_back(shared_path("data/micasense/data/0000SET/000/IMG_" + number + "_" +
+                                std::to_string(band) + ".tif"));
   }
   return capture_from_files(files);
 }
 
 }  // namespace
 
-TEST_CASE("every band of the real RedEdge flight capture converges with a residual under 1 px", "[stage][captures]") {
-  // Guards ECC on the pyramid, the phase-correlation seed (no RigRelatives on RedEdge-3) and the residual check.
+TEST_CASE("every band of the real RedEdge flight capture converges with a residual under 1 px",
+          "[stage][captures]") {
+  // Guards ECC on the pyramid, the phase-correlation seed (no RigRelatives on RedEdge-3) and the
+  // residual check.
   const Capture capture = sample_capture("0001");
   const std::vector<double> irradiance(5, 1.0);
-  const CalibratedCapture out = calibrate_capture(capture, read_capture_pixels(capture), irradiance, {});
+  const CalibratedCapture out =
+      calibrate_capture(capture, read_capture_pixels(capture), irradiance, {});
   CHECK(out.reference_band == 1);  // Green, as MicaSense aligns RedEdge captures
   REQUIRE(out.alignment.size() == 5);
   for (std::size_t i = 0; i < 5; ++i) {
@@ -44,11 +47,13 @@ TEST_CASE("every band of the real RedEdge flight capture converges with a residu
   CHECK(out.warnings.empty());
 }
 
-TEST_CASE("the close-range panel capture reports bands whose residual a homography cannot remove", "[stage][captures]") {
+TEST_CASE("the close-range panel capture reports bands whose residual a homography cannot remove",
+          "[stage][captures]") {
   // Guards the report: at ~1 m the panel and the ground disparity differ, so some bands keep
   // a residual over 1 px; those must be flagged and fall back to the factory geometry.
   const Capture capture = sample_capture("0000");
-  const CalibratedCapture out = calibrate_capture(capture, read_capture_pixels(capture), std::vector<double>(5, 1.0), {});
+  const CalibratedCapture out =
+      calibrate_capture(capture, read_capture_pixels(capture), std::vector<double>(5, 1.0), {});
   int flagged = 0;
   for (std::size_t i = 0; i < out.alignment.size(); ++i) {
     const BandAlignment& a = out.alignment[i];
@@ -65,7 +70,8 @@ TEST_CASE("the close-range panel capture reports bands whose residual a homograp
   CHECK(out.warnings.size() == static_cast<std::size_t>(flagged));
 }
 
-TEST_CASE("a band that cannot be registered is reported and keeps the factory geometry", "[kernel][captures]") {
+TEST_CASE("a band that cannot be registered is reported and keeps the factory geometry",
+          "[kernel][captures]") {
   // Guards against a silently wrong warp: noise and a blank frame must not count as converged.
   const Capture capture = sample_capture("0001");
   const std::vector<cv::Mat> raw = read_capture_pixels(capture);
@@ -99,13 +105,15 @@ TEST_CASE("a band that cannot be registered is reported and keeps the factory ge
   CHECK(green.band_name == "Green");
 }
 
-TEST_CASE("MicaSense RigRelatives give the reference->band homography of the undistorted cameras", "[kernel][captures]") {
+TEST_CASE("MicaSense RigRelatives give the reference->band homography of the undistorted cameras",
+          "[kernel][captures]") {
   // Guards the rotation order Rx*Ry*Rz and K_ref R K_band^-1 (MicaSense image.get_homography).
   const cv::Matx33d k(1400, 0, 640, 0, 1400, 480, 0, 0, 1);
   CHECK(cv::norm(rig_relatives_seed({0, 0, 0}, k, k) - cv::Matx33d::eye()) < 1e-12);
   // A pure 0.1 degree rotation about y moves the centre by f*tan(0.1 deg) px along x.
   const cv::Matx33d h = rig_relatives_seed({0, 0.1, 0}, k, k);
   const cv::Vec3d c = h * cv::Vec3d(640, 480, 1);
-  CHECK(c[0] / c[2] - 640 == Approx(1400 * std::tan(0.1 * 3.14159265358979323846 / 180)).epsilon(1e-9));
+  CHECK(c[0] / c[2] - 640 ==
+        Approx(1400 * std::tan(0.1 * 3.14159265358979323846 / 180)).epsilon(1e-9));
   CHECK(c[1] / c[2] == Approx(480).margin(1e-9));
 }

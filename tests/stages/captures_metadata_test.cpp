@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
-
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -14,7 +13,9 @@ using fieldrx::test::shared_path;
 
 namespace {
 
-std::string micasense(const std::string& relative) { return shared_path("data/micasense/" + relative); }
+std::string micasense(const std::string& relative) {
+  return shared_path("data/micasense/" + relative);
+}
 
 nlohmann::json load_json(const std::string& relative) {
   std::ifstream in(micasense(relative));
@@ -29,7 +30,8 @@ std::string utc_text(const BandMetadata& band) {
 
 }  // namespace
 
-TEST_CASE("MicaSense metadata of IMG_0000_1 matches MicaSense's own test values", "[stage][captures]") {
+TEST_CASE("MicaSense metadata of IMG_0000_1 matches MicaSense's own test values",
+          "[stage][captures]") {
   // Guards the EXIF/XMP reading against tests/test_metadata.py of micasense/imageprocessing.
   const BandMetadata b = read_band_metadata(micasense("data/0000SET/000/IMG_0000_1.tif"));
   CHECK(b.family == CameraFamily::micasense);
@@ -52,15 +54,18 @@ TEST_CASE("MicaSense metadata of IMG_0000_1 matches MicaSense's own test values"
   REQUIRE(b.vignette_center.size() == 2);
   CHECK(b.vignette_center[0] == Approx(676.703).margin(0.001));
   CHECK(b.vignette_center[1] == Approx(480.445).margin(0.001));
-  const std::vector<double> poly = {-3.188190987533484e-05, 1.1380741452056501e-07, -2.7776829778142425e-09,
-                                    9.981184981301047e-12,  -1.4703936738578638e-14, 7.334097230810222e-18};
+  const std::vector<double> poly = {-3.188190987533484e-05,  1.1380741452056501e-07,
+                                    -2.7776829778142425e-09, 9.981184981301047e-12,
+                                    -1.4703936738578638e-14, 7.334097230810222e-18};
   REQUIRE(b.vignette_poly.size() == poly.size());
-  for (std::size_t i = 0; i < poly.size(); ++i) CHECK(b.vignette_poly[i] == Approx(poly[i]).epsilon(1e-3));
+  for (std::size_t i = 0; i < poly.size(); ++i)
+    CHECK(b.vignette_poly[i] == Approx(poly[i]).epsilon(1e-3));
   REQUIRE(b.principal_point_mm.size() == 2);
   CHECK(b.principal_point_mm[0] == Approx(2.35363).epsilon(1e-6));
   CHECK(b.principal_point_mm[1] == Approx(1.79947).epsilon(1e-6));
-  const std::vector<double> dist = {-0.09679655532374383, 0.14041893470790068, -0.022980842634993275,
-                                    0.0002758383774216635, 0.0006600729536460939};
+  const std::vector<double> dist = {-0.09679655532374383, 0.14041893470790068,
+                                    -0.022980842634993275, 0.0002758383774216635,
+                                    0.0006600729536460939};
   REQUIRE(b.distortion_xmp.size() == 5);
   for (std::size_t i = 0; i < 5; ++i) CHECK(b.distortion_xmp[i] == Approx(dist[i]).epsilon(1e-3));
   CHECK(b.bits == 16);
@@ -80,8 +85,10 @@ TEST_CASE("MicaSense metadata of IMG_0000_1 matches MicaSense's own test values"
   CHECK(b.rig_relatives_deg.empty());
 }
 
-TEST_CASE("RedEdge-M v3 metadata: mm focal length, negative SubSecTime, 1/6329 s exposure bug", "[stage][captures]") {
-  // Guards the three firmware quirks MicaSense's tests single out (test_*_v3, test_bad_exposure_time).
+TEST_CASE("RedEdge-M v3 metadata: mm focal length, negative SubSecTime, 1/6329 s exposure bug",
+          "[stage][captures]") {
+  // Guards the three firmware quirks MicaSense's tests single out (test_*_v3,
+  // test_bad_exposure_time).
   const BandMetadata v3 = read_band_metadata(micasense("data/0001SET/000/IMG_0002_4.tif"));
   CHECK(v3.focal_length_mm == Approx(5.45221099).epsilon(1e-6));
   CHECK(utc_text(v3) == "2018-04-10T10:52:30.866550Z");
@@ -91,7 +98,8 @@ TEST_CASE("RedEdge-M v3 metadata: mm focal length, negative SubSecTime, 1/6329 s
   CHECK(legacy.exposure_s == 0.000274);
 }
 
-TEST_CASE("per-image metadata and camera matrices equal the reference values of every sample file", "[stage][captures]") {
+TEST_CASE("per-image metadata and camera matrices equal the reference values of every sample file",
+          "[stage][captures]") {
   // Guards units and orders (mm vs px focal length, k1,k2,p1,p2,k3) on all twelve RedEdge files.
   const auto reference = load_json("reference_values.json");
   for (const auto& [file, ref] : reference["per_image"].items()) {
@@ -104,9 +112,12 @@ TEST_CASE("per-image metadata and camera matrices equal the reference values of 
     CHECK(b.exposure_s == Approx(ref["exposure_s"].get<double>()).epsilon(1e-9));
     CHECK(b.gain == ref["gain"].get<double>());
     CHECK(b.black_level == ref["black_level"].get<double>());
-    for (int i = 0; i < 3; ++i) CHECK(b.radiometric_cal.at(i) == Approx(ref["radiometric_cal"][i].get<double>()).epsilon(1e-12));
+    for (int i = 0; i < 3; ++i)
+      CHECK(b.radiometric_cal.at(i) ==
+            Approx(ref["radiometric_cal"][i].get<double>()).epsilon(1e-12));
     for (int i = 0; i < 5; ++i) {
-      CHECK(b.intrinsics.distortion.at(i) == Approx(ref["cv2_dist_k1k2p1p2k3"][i].get<double>()).epsilon(1e-12));
+      CHECK(b.intrinsics.distortion.at(i) ==
+            Approx(ref["cv2_dist_k1k2p1p2k3"][i].get<double>()).epsilon(1e-12));
     }
     const auto& k = ref["camera_matrix"];
     CHECK(b.intrinsics.fx == Approx(k[0][0].get<double>()).epsilon(1e-9));
@@ -122,7 +133,8 @@ TEST_CASE("per-image metadata and camera matrices equal the reference values of 
     CHECK(b.latitude_deg == Approx(ref["lat_lon_alt"][0].get<double>()).epsilon(1e-9));
     CHECK(b.longitude_deg == Approx(ref["lat_lon_alt"][1].get<double>()).epsilon(1e-9));
     CHECK(b.altitude_m == Approx(ref["lat_lon_alt"][2].get<double>()).epsilon(1e-9));
-    CHECK(b.sun.spectral_irradiance == Approx(ref["dls_spectral_irradiance"].get<double>()).epsilon(1e-9));
+    CHECK(b.sun.spectral_irradiance ==
+          Approx(ref["dls_spectral_irradiance"].get<double>()).epsilon(1e-9));
     // Upstream reads exiftool's flat XMP:Yaw, which for IMG_0003_1 (no DLS namespace) is the
     // camera's Camera:Yaw in degrees taken as radians; fieldrx reads DLS:Yaw only.
     if (file.find("IMG_0003_1") != std::string::npos) continue;
@@ -134,9 +146,11 @@ TEST_CASE("per-image metadata and camera matrices equal the reference values of 
 }
 
 TEST_CASE("DLS2 and Altum LWIR metadata equal the reference values", "[stage][captures]") {
-  // Guards the DLS2 x0.01 irradiance scale, HorizontalIrradiance trust and comma-string RigRelatives.
+  // Guards the DLS2 x0.01 irradiance scale, HorizontalIrradiance trust and comma-string
+  // RigRelatives.
   const auto reference = load_json("reference_values_dls2_lwir.json");
-  for (const char* file : {"data/10BANDSET/000/IMG_0431_1.tif", "data/10BANDSET/000/IMG_0431_6.tif"}) {
+  for (const char* file :
+       {"data/10BANDSET/000/IMG_0431_1.tif", "data/10BANDSET/000/IMG_0431_6.tif"}) {
     INFO(file);
     const auto& ref = reference[file];
     const BandMetadata b = read_band_metadata(micasense(file));
@@ -147,12 +161,15 @@ TEST_CASE("DLS2 and Altum LWIR metadata equal the reference values", "[stage][ca
     CHECK(b.exposure_s == Approx(ref["exposure"].get<double>()).epsilon(1e-9));
     CHECK(b.gain == ref["gain"].get<double>());
     REQUIRE(b.rig_relatives_deg.size() == 3);
-    for (int i = 0; i < 3; ++i) CHECK(b.rig_relatives_deg[i] == Approx(ref["rig_relatives"][i].get<double>()));
+    for (int i = 0; i < 3; ++i)
+      CHECK(b.rig_relatives_deg[i] == Approx(ref["rig_relatives"][i].get<double>()));
     CHECK(b.rig_reference_index == (b.band_index == 0 ? 1 : 6));  // the Dual's two cameras
     CHECK(b.sun.scale_to_si == ref["irradiance_scale"].get<double>());
-    CHECK(b.sun.spectral_irradiance == Approx(ref["dls_spectral_irradiance_scaled"].get<double>()).epsilon(1e-6));
+    CHECK(b.sun.spectral_irradiance ==
+          Approx(ref["dls_spectral_irradiance_scaled"].get<double>()).epsilon(1e-6));
     CHECK(b.sun.horizontal_valid == ref["horiz_valid"].get<bool>());
-    CHECK(b.sun.horizontal_irradiance == Approx(ref["horizontal_irradiance"].get<double>()).epsilon(1e-9));
+    CHECK(b.sun.horizontal_irradiance ==
+          Approx(ref["horizontal_irradiance"].get<double>()).epsilon(1e-9));
     CHECK(b.sun.direct_irradiance == Approx(ref["direct"].get<double>()).epsilon(1e-9));
     CHECK(b.sun.scattered_irradiance == Approx(ref["scattered"].get<double>()).epsilon(1e-9));
     CHECK(b.auto_calibration_image() == ref["auto_calibration_image"].get<bool>());
@@ -160,15 +177,18 @@ TEST_CASE("DLS2 and Altum LWIR metadata equal the reference values", "[stage][ca
     CHECK(b.intrinsics.fx == Approx(k[0][0].get<double>()).epsilon(1e-9));
     CHECK(b.intrinsics.cx == Approx(k[0][2].get<double>()).epsilon(1e-9));
     CHECK(b.intrinsics.cy == Approx(k[1][2].get<double>()).epsilon(1e-9));
-    for (int i = 0; i < 5; ++i) CHECK(b.intrinsics.distortion[i] == Approx(ref["dist"][i].get<double>()).epsilon(1e-9));
+    for (int i = 0; i < 5; ++i)
+      CHECK(b.intrinsics.distortion[i] == Approx(ref["dist"][i].get<double>()).epsilon(1e-9));
   }
   // MicaSense test_10_band_irradiance: HorizontalIrradiance x 0.01.
-  CHECK(read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_1.tif")).sun.horizontal_irradiance ==
-        Approx(0.67305).margin(1e-5));
-  CHECK(read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_6.tif")).sun.horizontal_irradiance ==
-        Approx(0.5747).margin(1e-5));
-  CHECK(read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_6.tif")).canonical_band_name() == "Blue-444");
-  for (const char* file : {"data/ALTUM1SET/000/IMG_0000_6.tif", "data/ALTUM1SET/000/IMG_0008_6.tif"}) {
+  CHECK(read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_1.tif"))
+            .sun.horizontal_irradiance == Approx(0.67305).margin(1e-5));
+  CHECK(read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_6.tif"))
+            .sun.horizontal_irradiance == Approx(0.5747).margin(1e-5));
+  CHECK(read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_6.tif")).canonical_band_name() ==
+        "Blue-444");
+  for (const char* file :
+       {"data/ALTUM1SET/000/IMG_0000_6.tif", "data/ALTUM1SET/000/IMG_0008_6.tif"}) {
     INFO(file);
     const auto& ref = reference[file];
     const BandMetadata b = read_band_metadata(micasense(file));
@@ -182,8 +202,10 @@ TEST_CASE("DLS2 and Altum LWIR metadata equal the reference values", "[stage][ca
   }
 }
 
-TEST_CASE("a flight folder groups into complete captures; incomplete and mixed ones are reported", "[stage][captures]") {
-  // Guards grouping by CaptureId (test_imageset.py: 2 captures in 0000SET) and that partial captures are never kept.
+TEST_CASE("a flight folder groups into complete captures; incomplete and mixed ones are reported",
+          "[stage][captures]") {
+  // Guards grouping by CaptureId (test_imageset.py: 2 captures in 0000SET) and that partial
+  // captures are never kept.
   const FlightScan set0 = scan_flight_folder(micasense("data/0000SET"));
   REQUIRE(set0.captures.size() == 2);
   CHECK(set0.problems.empty());
@@ -194,7 +216,8 @@ TEST_CASE("a flight folder groups into complete captures; incomplete and mixed o
   std::vector<std::string> canonical;
   for (const auto& band : set0.captures[0].bands) canonical.push_back(band.canonical_band_name());
   CHECK(canonical == std::vector<std::string>{"Blue", "Green", "Red", "NIR", "RedEdge"});
-  for (const auto& band : set0.captures[1].bands) CHECK(band.rig_relatives_deg.empty());  // test_no_rig_relatives
+  for (const auto& band : set0.captures[1].bands)
+    CHECK(band.rig_relatives_deg.empty());  // test_no_rig_relatives
 
   // The whole data folder: the single-band samples are incomplete captures of their rigs.
   const FlightScan all = scan_flight_folder(micasense("data"));
@@ -226,32 +249,40 @@ TEST_CASE("file names select the camera family and band position", "[kernel][cap
   CHECK(band == 2);
   CHECK(stem == "DJI_001");
   CHECK_FALSE(family_from_file_name("DJI_0010.JPG").has_value());
-  CHECK(family_from_file_name("DJI_20230510094512_0001_MS_RE.TIF", &band, &stem) == CameraFamily::dji_m3m);
+  CHECK(family_from_file_name("DJI_20230510094512_0001_MS_RE.TIF", &band, &stem) ==
+        CameraFamily::dji_m3m);
   CHECK(band == 2);
   CHECK(stem == "DJI_20230510094512_0001");
-  CHECK(family_from_file_name("IMG_180703_101505_0042_NIR.TIF", &band, &stem) == CameraFamily::sequoia);
+  CHECK(family_from_file_name("IMG_180703_101505_0042_NIR.TIF", &band, &stem) ==
+        CameraFamily::sequoia);
   CHECK(band == 3);
   CHECK_FALSE(family_from_file_name("IMG_180703_101505_0042_RGB.JPG").has_value());
 }
 
-TEST_CASE("XMP lists read alike as rdf:Seq, one comma string, attributes, under each Camera URI", "[kernel][captures]") {
+TEST_CASE("XMP lists read alike as rdf:Seq, one comma string, attributes, under each Camera URI",
+          "[kernel][captures]") {
   // Guards the encodings cameras and firmware use for the same property.
   const std::string head =
       R"(<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">)";
   const std::string tail = "</rdf:RDF></x:xmpmeta>";
-  for (const char* uri : {"http://pix4d.com/1.0", "http://pix4d.com/camera/1.0", "http://pix4d.com/camera/1.0/"}) {
+  for (const char* uri :
+       {"http://pix4d.com/1.0", "http://pix4d.com/camera/1.0", "http://pix4d.com/camera/1.0/"}) {
     INFO(uri);
     const std::string ns = std::string(R"(xmlns:Cam=")") + uri + "\"";
-    const ImageTags seq = ImageTags::from_xmp_packet(
-        head + "<rdf:Description " + ns +
-        "><Cam:VignettingCenter><rdf:Seq><rdf:li>1.5</rdf:li><rdf:li>2.5</rdf:li></rdf:Seq></Cam:VignettingCenter>"
-        "<Cam:BandName>NIR</Cam:BandName></rdf:Description>" + tail);
-    const ImageTags one_li = ImageTags::from_xmp_packet(
-        head + "<rdf:Description " + ns +
-        "><Cam:VignettingCenter><rdf:Seq><rdf:li>1.5,2.5</rdf:li></rdf:Seq></Cam:VignettingCenter></rdf:Description>" +
-        tail);
+    const ImageTags seq =
+        ImageTags::from_xmp_packet(head + "<rdf:Description " + ns +
+                                   "><Cam:VignettingCenter><rdf:Seq><rdf:li>1.5</"
+                                   "rdf:li><rdf:li>2.5</rdf:li></rdf:Seq></Cam:VignettingCenter>"
+                                   "<Cam:BandName>NIR</Cam:BandName></rdf:Description>" +
+                                   tail);
+    const ImageTags one_li =
+        ImageTags::from_xmp_packet(head + "<rdf:Description " + ns +
+                                   "><Cam:VignettingCenter><rdf:Seq><rdf:li>1.5,2.5</rdf:li></"
+                                   "rdf:Seq></Cam:VignettingCenter></rdf:Description>" +
+                                   tail);
     const ImageTags attributes = ImageTags::from_xmp_packet(
-        head + "<rdf:Description " + ns + R"( Cam:VignettingCenter="1.5, 2.5" Cam:BandName="NIR"/>)" + tail);
+        head + "<rdf:Description " + ns +
+        R"( Cam:VignettingCenter="1.5, 2.5" Cam:BandName="NIR"/>)" + tail);
     for (const ImageTags* tags : {&seq, &one_li, &attributes}) {
       CHECK(tags->numbers(kXmpCamera, "VignettingCenter") == std::vector<double>{1.5, 2.5});
     }
@@ -259,12 +290,17 @@ TEST_CASE("XMP lists read alike as rdf:Seq, one comma string, attributes, under 
     CHECK(attributes.text(kXmpCamera, "BandName") == "NIR");
   }
   const ImageTags bad = ImageTags::from_xmp_packet(
-      head + R"(<rdf:Description xmlns:Camera="http://pix4d.com/camera/1.0/" Camera:VignettingCenter="1.5, abc"/>)" + tail);
-  CHECK_THROWS_WITH(bad.numbers(kXmpCamera, "VignettingCenter"), Catch::Contains("'abc' is not a number"));
+      head +
+      R"(<rdf:Description xmlns:Camera="http://pix4d.com/camera/1.0/" Camera:VignettingCenter="1.5, abc"/>)" +
+      tail);
+  CHECK_THROWS_WITH(bad.numbers(kXmpCamera, "VignettingCenter"),
+                    Catch::Contains("'abc' is not a number"));
 }
 
-TEST_CASE("DJI M3M attributes give gain, exposure, vignetting, dewarp camera matrix and UTC", "[stage][captures]") {
-  // Guards the DJI reading rules of docs/multispectral-cameras.md (exposure in us, matrix about the optical centre).
+TEST_CASE("DJI M3M attributes give gain, exposure, vignetting, dewarp camera matrix and UTC",
+          "[stage][captures]") {
+  // Guards the DJI reading rules of docs/multispectral-cameras.md (exposure in us, matrix about the
+  // optical centre).
   const ImageTags tags = ImageTags::from_xmp_packet(
       R"(<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">)"
       R"(<rdf:Description xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" xmlns:Camera="http://pix4d.com/camera/1.0/")"
@@ -277,7 +313,8 @@ TEST_CASE("DJI M3M attributes give gain, exposure, vignetting, dewarp camera mat
       R"( drone-dji:GimbalYawDegree="45.2" drone-dji:GimbalPitchDegree="-90.0" drone-dji:GimbalRollDegree="0.0")"
       R"( drone-dji:UTCAtExposure="2023:05:10 08:46:01.250" Camera:BandName="RedEdge" Camera:CentralWavelength="730"/>)"
       R"(</rdf:RDF></x:xmpmeta>)");
-  const BandMetadata b = band_metadata_from_tags(tags, CameraFamily::dji_m3m, 2, "DJI_20230510104601_0001");
+  const BandMetadata b =
+      band_metadata_from_tags(tags, CameraFamily::dji_m3m, 2, "DJI_20230510104601_0001");
   CHECK(b.black_level == 3200);
   CHECK(b.gain == 2.5);
   CHECK(b.exposure_s == Approx(0.001));

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
-
 #include <cmath>
 
 #include "stages/writers/capture_mosaic.hpp"
@@ -22,11 +21,13 @@ MosaicFrame frame(double yaw, double tilt, double roll) {
 
 }  // namespace
 
-TEST_CASE("direct georeferencing puts a nadir frame's footprint where the pinhole model says", "[kernel][captures]") {
-  // Guards the camera->ENU rotation: image top towards the heading, tilt forward, roll right, 100 m AGL.
-  // North-up nadir: 1000 x 800 px at f = 1000 px and 100 m -> 100 m x 80 m centred on the camera.
+TEST_CASE("direct georeferencing puts a nadir frame's footprint where the pinhole model says",
+          "[kernel][captures]") {
+  // Guards the camera->ENU rotation: image top towards the heading, tilt forward, roll right, 100 m
+  // AGL. North-up nadir: 1000 x 800 px at f = 1000 px and 100 m -> 100 m x 80 m centred on the
+  // camera.
   auto c = frame_ground_corners(frame(0, 0, 0), 500000, 4000000, 100);
-  CHECK(c[0].x == Approx(500000 - 50));  // top-left pixel: west
+  CHECK(c[0].x == Approx(500000 - 50));   // top-left pixel: west
   CHECK(c[0].y == Approx(4000000 + 40));  // and north (image top = heading = north)
   CHECK(c[2].x == Approx(500000 + 50));
   CHECK(c[2].y == Approx(4000000 - 40));

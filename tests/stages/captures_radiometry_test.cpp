@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,7 +15,9 @@ using fieldrx::test::shared_path;
 
 namespace {
 
-std::string micasense(const std::string& relative) { return shared_path("data/micasense/" + relative); }
+std::string micasense(const std::string& relative) {
+  return shared_path("data/micasense/" + relative);
+}
 
 nlohmann::json load_json(const std::string& relative) {
   std::ifstream in(micasense(relative));
@@ -31,44 +32,55 @@ std::vector<cv::Point> points(const nlohmann::json& corners) {
 }
 
 // Every expected corner has a detected corner within `tolerance` px on both axes.
-bool same_corners(const std::vector<cv::Point>& found, const std::vector<cv::Point>& expected, int tolerance) {
+bool same_corners(const std::vector<cv::Point>& found, const std::vector<cv::Point>& expected,
+                  int tolerance) {
   if (found.size() != expected.size()) return false;
   for (const auto& e : expected) {
     bool hit = false;
-    for (const auto& f : found) hit = hit || (std::abs(f.x - e.x) <= tolerance && std::abs(f.y - e.y) <= tolerance);
+    for (const auto& f : found)
+      hit = hit || (std::abs(f.x - e.x) <= tolerance && std::abs(f.y - e.y) <= tolerance);
     if (!hit) return false;
   }
   return true;
 }
 
-std::string panel_file(int band) { return "data/0000SET/000/IMG_0000_" + std::to_string(band) + ".tif"; }
+std::string panel_file(int band) {
+  return "data/0000SET/000/IMG_0000_" + std::to_string(band) + ".tif";
+}
 
 }  // namespace
 
-TEST_CASE("MicaSense vignetting, row gradient and radiance equal the reference at sample pixels", "[kernel][captures]") {
-  // Guards the radiance model term by term (reference_values.json "pixels") on all twelve RedEdge files.
+TEST_CASE("MicaSense vignetting, row gradient and radiance equal the reference at sample pixels",
+          "[kernel][captures]") {
+  // Guards the radiance model term by term (reference_values.json "pixels") on all twelve RedEdge
+  // files.
   const auto reference = load_json("reference_values.json");
   for (const auto& [file, ref] : reference["per_image"].items()) {
     INFO(file);
     const BandMetadata b = read_band_metadata(micasense(file));
     const cv::Mat raw = read_raw_band(micasense(file));
     const cv::Mat radiance = band_radiance(b, raw);
-    const cv::Mat vignette = micasense_vignette(raw.size(), b.vignette_center[0], b.vignette_center[1], b.vignette_poly);
-    const cv::Mat rows = micasense_row_gradient(raw.rows, b.radiometric_cal[1], b.radiometric_cal[2], b.exposure_s);
+    const cv::Mat vignette =
+        micasense_vignette(raw.size(), b.vignette_center[0], b.vignette_center[1], b.vignette_poly);
+    const cv::Mat rows =
+        micasense_row_gradient(raw.rows, b.radiometric_cal[1], b.radiometric_cal[2], b.exposure_s);
     const UndistortMaps maps = band_undistort_maps(b);
     const cv::Mat undistorted = undistort(radiance, maps);
     for (const auto& [where, px] : ref["pixels"].items()) {
       INFO(where);
-      const int row = std::stoi(where.substr(0, where.find(','))), col = std::stoi(where.substr(where.find(',') + 1));
+      const int row = std::stoi(where.substr(0, where.find(','))),
+                col = std::stoi(where.substr(where.find(',') + 1));
       CHECK(raw.at<std::uint16_t>(row, col) == px["raw"].get<double>());
       CHECK(vignette.at<double>(row, col) == Approx(px["vignette"].get<double>()).epsilon(1e-9));
       CHECK(rows.at<double>(row) == Approx(px["rowgrad"].get<double>()).epsilon(1e-9));
       CHECK(radiance.at<float>(row, col) == Approx(px["radiance"].get<double>()).epsilon(1e-6));
-      CHECK(undistorted.at<float>(row, col) == Approx(px["undist_radiance"].get<double>()).epsilon(1e-4).margin(1e-7));
+      CHECK(undistorted.at<float>(row, col) ==
+            Approx(px["undist_radiance"].get<double>()).epsilon(1e-4).margin(1e-7));
     }
     CHECK(cv::mean(raw)[0] == Approx(ref["raw_mean"].get<double>()).epsilon(1e-9));
     CHECK(cv::mean(radiance)[0] == Approx(ref["radiance_mean"].get<double>()).epsilon(1e-5));
-    CHECK(cv::mean(undistorted)[0] == Approx(ref["undistorted_radiance_mean"].get<double>()).epsilon(1e-4));
+    CHECK(cv::mean(undistorted)[0] ==
+          Approx(ref["undistorted_radiance_mean"].get<double>()).epsilon(1e-4));
     MicaSenseRadiometry r;
     r.black_level = b.black_level;
     r.exposure_s = b.exposure_s;
@@ -77,7 +89,8 @@ TEST_CASE("MicaSense vignetting, row gradient and radiance equal the reference a
     r.vignette_cx = b.vignette_center[0];
     r.vignette_cy = b.vignette_center[1];
     r.vignette_poly = b.vignette_poly;
-    CHECK(cv::mean(micasense_intensity(raw, r))[0] == Approx(ref["intensity_mean"].get<double>()).epsilon(1e-5));
+    CHECK(cv::mean(micasense_intensity(raw, r))[0] ==
+          Approx(ref["intensity_mean"].get<double>()).epsilon(1e-5));
     // Undistortion target camera: cv2.getOptimalNewCameraMatrix(alpha=1).
     const auto& nk = ref["optimal_new_camera_matrix_alpha1"];
     CHECK(maps.new_k(0, 0) == Approx(nk[0][0].get<double>()).epsilon(1e-6));
@@ -87,20 +100,25 @@ TEST_CASE("MicaSense vignetting, row gradient and radiance equal the reference a
   }
 }
 
-TEST_CASE("RedEdge-MX Dual radiance and Altum LWIR temperature equal the reference", "[kernel][captures]") {
+TEST_CASE("RedEdge-MX Dual radiance and Altum LWIR temperature equal the reference",
+          "[kernel][captures]") {
   // Guards gain 2 (ISO 200), DLS2 files and the centi-kelvin thermal band.
   const auto reference = load_json("reference_values_dls2_lwir.json");
-  for (const char* file : {"data/10BANDSET/000/IMG_0431_1.tif", "data/10BANDSET/000/IMG_0431_6.tif"}) {
+  for (const char* file :
+       {"data/10BANDSET/000/IMG_0431_1.tif", "data/10BANDSET/000/IMG_0431_6.tif"}) {
     INFO(file);
     const auto& ref = reference[file];
     const cv::Mat raw = read_raw_band(micasense(file));
     const cv::Mat radiance = band_radiance(read_band_metadata(micasense(file)), raw);
     CHECK(cv::mean(raw)[0] == Approx(ref["raw_mean"].get<double>()).epsilon(1e-9));
     CHECK(cv::mean(radiance)[0] == Approx(ref["radiance_mean"].get<double>()).epsilon(1e-5));
-    CHECK(radiance.at<float>(480, 640) == Approx(ref["rad_at"]["480,640"].get<double>()).epsilon(1e-6));
-    CHECK(radiance.at<float>(100, 200) == Approx(ref["rad_at"]["100,200"].get<double>()).epsilon(1e-6));
+    CHECK(radiance.at<float>(480, 640) ==
+          Approx(ref["rad_at"]["480,640"].get<double>()).epsilon(1e-6));
+    CHECK(radiance.at<float>(100, 200) ==
+          Approx(ref["rad_at"]["100,200"].get<double>()).epsilon(1e-6));
   }
-  for (const char* file : {"data/ALTUM1SET/000/IMG_0000_6.tif", "data/ALTUM1SET/000/IMG_0008_6.tif"}) {
+  for (const char* file :
+       {"data/ALTUM1SET/000/IMG_0000_6.tif", "data/ALTUM1SET/000/IMG_0008_6.tif"}) {
     INFO(file);
     const auto& ref = reference[file];
     const cv::Mat raw = read_raw_band(micasense(file));
@@ -111,7 +129,8 @@ TEST_CASE("RedEdge-MX Dual radiance and Altum LWIR temperature equal the referen
   }
 }
 
-TEST_CASE("panel statistics over given corners reproduce MicaSense's panel tests", "[kernel][captures]") {
+TEST_CASE("panel statistics over given corners reproduce MicaSense's panel tests",
+          "[kernel][captures]") {
   // Guards region membership, population std and the saturation count (test_panel.py raw_panel_*).
   const BandMetadata b = read_band_metadata(micasense(panel_file(1)));
   const cv::Mat raw = read_raw_band(micasense(panel_file(1)));
@@ -123,7 +142,8 @@ TEST_CASE("panel statistics over given corners reproduce MicaSense's panel tests
   CHECK(s.stddev == Approx(738.0).epsilon(0.05));
   CHECK(s.count == Approx(26005).epsilon(0.001));
   CHECK(s.saturated == 0);
-  const std::vector<cv::Point> bad = {{460, 599}, {583, 599}, {584, 478}, {462, 477}};  // the QR code
+  const std::vector<cv::Point> bad = {
+      {460, 599}, {583, 599}, {584, 478}, {462, 477}};  // the QR code
   s = region_stats(undistorted, bad, 65000);
   CHECK(s.mean == Approx(26965).epsilon(0.01));
   CHECK(s.stddev == Approx(15396.0).epsilon(0.05));
@@ -144,7 +164,8 @@ TEST_CASE("panel statistics over given corners reproduce MicaSense's panel tests
   for (const auto& ref : reference["panel_capture_manual_corners"]) {
     INFO(ref["band"].get<std::string>());
     const std::string file = micasense(panel_file(band++));
-    const PanelMeasurement m = measure_panel(read_band_metadata(file), read_raw_band(file), points(ref["corners"]), 0.5);
+    const PanelMeasurement m =
+        measure_panel(read_band_metadata(file), read_raw_band(file), points(ref["corners"]), 0.5);
     CHECK(m.raw.mean == Approx(ref["raw"][0].get<double>()).epsilon(0.001));
     CHECK(m.raw.count == Approx(ref["raw"][2].get<double>()).epsilon(0.001));
     CHECK(m.radiance.mean == Approx(ref["radiance"][0].get<double>()).epsilon(0.001));
@@ -152,13 +173,16 @@ TEST_CASE("panel statistics over given corners reproduce MicaSense's panel tests
   }
 }
 
-TEST_CASE("the panel is found from its QR code; irradiance and reflectance match the references", "[stage][captures]") {
-  // Guards auto panel detection (test_panel.py, test_capture.py panel_*), E = pi*L/rho, and rho over the panel.
+TEST_CASE("the panel is found from its QR code; irradiance and reflectance match the references",
+          "[stage][captures]") {
+  // Guards auto panel detection (test_panel.py, test_capture.py panel_*), E = pi*L/rho, and rho
+  // over the panel.
   const auto reference = load_json("reference_values.json");
   const auto& auto_ref = reference["panel_capture_auto"];
   const std::vector<double> albedo = {0.67, 0.69, 0.68, 0.61, 0.67};
-  const std::vector<double> expected_irradiance = {0.7984513552377268, 0.8168153316499894, 0.7494420564933592,
-                                                   0.5483377661926259, 0.6133644489479754};
+  const std::vector<double> expected_irradiance = {0.7984513552377268, 0.8168153316499894,
+                                                   0.7494420564933592, 0.5483377661926259,
+                                                   0.6133644489479754};
   for (int i = 0; i < 5; ++i) {
     const auto& ref = auto_ref["panels"][i];
     INFO(ref["band"].get<std::string>());
@@ -166,7 +190,8 @@ TEST_CASE("the panel is found from its QR code; irradiance and reflectance match
     const BandMetadata b = read_band_metadata(file);
     const cv::Mat raw = read_raw_band(file);
     const UndistortMaps maps = band_undistort_maps(b);
-    const PanelDetection detection = detect_micasense_panel(undistort(band_radiance(b, raw), maps), raw);
+    const PanelDetection detection =
+        detect_micasense_panel(undistort(band_radiance(b, raw), maps), raw);
     REQUIRE(detection.found);
     CHECK(detection.serial == "RP02-1603036-SC");
     CHECK(detection.version == 2);
@@ -180,10 +205,12 @@ TEST_CASE("the panel is found from its QR code; irradiance and reflectance match
     CHECK(m.raw.count == Approx(ref["raw_mean_std_n_sat"][2].get<double>()).epsilon(0.02));
     CHECK(m.raw.saturated == 0);
     CHECK(m.radiance.mean == Approx(ref["radiance_mean_std_n_sat"][0].get<double>()).epsilon(0.01));
-    CHECK(m.radiance.stddev == Approx(ref["radiance_mean_std_n_sat"][1].get<double>()).epsilon(0.02));
+    CHECK(m.radiance.stddev ==
+          Approx(ref["radiance_mean_std_n_sat"][1].get<double>()).epsilon(0.02));
     CHECK(m.irradiance == Approx(expected_irradiance[i]).epsilon(0.01));
     // Reflectance of the panel capture over the panel equals the panel albedo within 1%.
-    const cv::Mat rho = undistort(reflectance_from_radiance(band_radiance(b, raw), m.irradiance), maps);
+    const cv::Mat rho =
+        undistort(reflectance_from_radiance(band_radiance(b, raw), m.irradiance), maps);
     CHECK(region_stats(rho, m.corners).mean == Approx(albedo[i]).epsilon(0.01));
     if (i == 0) {
       // test_panel.py: intensity stats, and test_irradiance_mean / test_reflectance with rho = 0.5.
@@ -195,22 +222,27 @@ TEST_CASE("the panel is found from its QR code; irradiance and reflectance match
       r.vignette_cx = b.vignette_center[0];
       r.vignette_cy = b.vignette_center[1];
       r.vignette_poly = b.vignette_poly;
-      const RegionStats intensity = region_stats(undistort(micasense_intensity(raw, r), maps), m.corners);
+      const RegionStats intensity =
+          region_stats(undistort(micasense_intensity(raw, r), maps), m.corners);
       CHECK(intensity.mean == Approx(1162).epsilon(0.01));
       CHECK(intensity.stddev == Approx(20).epsilon(0.03));
       CHECK(m.radiance.mean == Approx(0.170284).epsilon(0.01));
       CHECK(irradiance_from_panel(m.radiance.mean, 0.67) == Approx(0.7984).epsilon(0.01));
       const double e_half = irradiance_from_panel(m.radiance.mean, 0.5);
-      CHECK(region_stats(reflectance_from_radiance(band_radiance(b, raw), e_half), m.corners).mean ==
-            Approx(0.5).epsilon(1e-3));
+      CHECK(
+          region_stats(reflectance_from_radiance(band_radiance(b, raw), e_half), m.corners).mean ==
+          Approx(0.5).epsilon(1e-3));
     }
   }
   // test_panel_not_detected / test_no_detect_panels_in_flight_image.
   for (int band = 1; band <= 5; ++band) {
-    const std::string file = micasense("data/0000SET/000/IMG_0001_" + std::to_string(band) + ".tif");
+    const std::string file =
+        micasense("data/0000SET/000/IMG_0001_" + std::to_string(band) + ".tif");
     const BandMetadata b = read_band_metadata(file);
     const cv::Mat raw = read_raw_band(file);
-    CHECK_FALSE(detect_micasense_panel(undistort(band_radiance(b, raw), band_undistort_maps(b)), raw).found);
+    CHECK_FALSE(
+        detect_micasense_panel(undistort(band_radiance(b, raw), band_undistort_maps(b)), raw)
+            .found);
     CHECK_THROWS_AS(measure_panel(b, raw), StageError);
   }
   // An RP02 serial carries no albedo: it must be given (test_panel_albedo_not_preset).
@@ -220,11 +252,14 @@ TEST_CASE("the panel is found from its QR code; irradiance and reflectance match
   CHECK(*panel_albedo_from_serial("RP06-2051004-OB-04505400850520", 650) == Approx(0.53));
 }
 
-TEST_CASE("sun position and DLS angle correction reproduce MicaSense's DLS tests", "[kernel][captures]") {
-  // Guards test_dls.py (sun angle, fresnel, NED conversions) and the DLS1 horizontal irradiance of every band.
+TEST_CASE("sun position and DLS angle correction reproduce MicaSense's DLS tests",
+          "[kernel][captures]") {
+  // Guards test_dls.py (sun angle, fresnel, NED conversions) and the DLS1 horizontal irradiance of
+  // every band.
   const BandMetadata blue = read_band_metadata(micasense(panel_file(1)));
-  const DlsIrradiance d = dls1_horizontal_irradiance(blue.sun.spectral_irradiance, blue.sun.yaw_rad, blue.sun.pitch_rad,
-                                                     blue.sun.roll_rad, blue.latitude_deg, blue.longitude_deg, *blue.utc_us);
+  const DlsIrradiance d = dls1_horizontal_irradiance(
+      blue.sun.spectral_irradiance, blue.sun.yaw_rad, blue.sun.pitch_rad, blue.sun.roll_rad,
+      blue.latitude_deg, blue.longitude_deg, *blue.utc_us);
   CHECK(d.sun_sensor_angle_rad == Approx(0.6754).margin(0.001));
   CHECK(d.solar_elevation_rad == Approx(0.7193).margin(0.001));
   CHECK(d.solar_azimuth_rad == Approx(3.4756).margin(0.001));
@@ -232,31 +267,38 @@ TEST_CASE("sun position and DLS angle correction reproduce MicaSense's DLS tests
   CHECK(n_sun[0] == Approx(-0.711).margin(0.001));
   CHECK(n_sun[1] == Approx(-0.247).margin(0.001));
   CHECK(n_sun[2] == Approx(-0.659).margin(0.001));
-  const auto n_sensor = body_to_ned(blue.sun.yaw_rad, blue.sun.pitch_rad, blue.sun.roll_rad, {0, 0, -1});
+  const auto n_sensor =
+      body_to_ned(blue.sun.yaw_rad, blue.sun.pitch_rad, blue.sun.roll_rad, {0, 0, -1});
   CHECK(n_sensor[0] == Approx(-0.187482468).margin(0.001));
   CHECK(n_sensor[1] == Approx(1.82720334e-05).margin(0.001));
   CHECK(n_sensor[2] == Approx(-0.982267949).margin(0.001));
   CHECK(d.horizontal == Approx(1.0101948).epsilon(1e-4));
 
-  const std::vector<double> phis = {0, 0.01, 0.5, 0.99, 1.0}, fresnel = {0.9416, 0.9416, 0.94, 0.903, 0.901};
-  for (std::size_t i = 0; i < phis.size(); ++i) CHECK(dls_fresnel(phis[i]) == Approx(fresnel[i]).margin(0.001));
+  const std::vector<double> phis = {0, 0.01, 0.5, 0.99, 1.0},
+                            fresnel = {0.9416, 0.9416, 0.94, 0.903, 0.901};
+  for (std::size_t i = 0; i < phis.size(); ++i)
+    CHECK(dls_fresnel(phis[i]) == Approx(fresnel[i]).margin(0.001));
   const double deg = 3.14159265358979323846 / 180;
-  const double expected_ned[8][3] = {{0.707, 0, -0.707},  {0.5, 0.5, -0.707},   {0, 0.707, -0.707}, {-0.5, 0.5, -0.707},
-                                     {-0.707, 0, -0.707}, {-0.5, -0.5, -0.707}, {0, -0.707, -0.707}, {0.5, -0.5, -0.707}};
+  const double expected_ned[8][3] = {{0.707, 0, -0.707},  {0.5, 0.5, -0.707},  {0, 0.707, -0.707},
+                                     {-0.5, 0.5, -0.707}, {-0.707, 0, -0.707}, {-0.5, -0.5, -0.707},
+                                     {0, -0.707, -0.707}, {0.5, -0.5, -0.707}};
   for (int i = 0; i < 8; ++i) {
     const auto n = ned_from_sun(45.0 * i * deg, 45 * deg);
-    for (int k = 0; k < 3; ++k) CHECK(n[k] == Approx(expected_ned[i][k]).epsilon(0.01).margin(1e-12));
+    for (int k = 0; k < 3; ++k)
+      CHECK(n[k] == Approx(expected_ned[i][k]).epsilon(0.01).margin(1e-12));
   }
-  const double ypr[6][3] = {{0, 0, 0}, {0, -90, 0}, {90, -90, 0}, {0, 90, 0}, {180, -90, 0}, {-90, -90, 0}};
-  const double expected_dir[6][3] = {{0, 0, -1}, {1, 0, 0}, {0, 1, 0}, {-1, 0, 0}, {-1, 0, 0}, {0, -1, 0}};
+  const double ypr[6][3] = {{0, 0, 0},  {0, -90, 0},   {90, -90, 0},
+                            {0, 90, 0}, {180, -90, 0}, {-90, -90, 0}};
+  const double expected_dir[6][3] = {{0, 0, -1}, {1, 0, 0},  {0, 1, 0},
+                                     {-1, 0, 0}, {-1, 0, 0}, {0, -1, 0}};
   for (int i = 0; i < 6; ++i) {
     const auto n = body_to_ned(ypr[i][0] * deg, ypr[i][1] * deg, ypr[i][2] * deg, {0, 0, -1});
     for (int k = 0; k < 3; ++k) CHECK(n[k] == Approx(expected_dir[i][k]).margin(1e-6));
   }
   // test_pysolar_az_el_vs_usno: equinox noon at Greenwich longitude.
   auto utc = [](int y, int m, int d, int h, int mi) {
-    return *parse_exif_time(std::to_string(y) + ":" + std::to_string(m) + ":" + std::to_string(d) + " " +
-                                std::to_string(h) + ":" + std::to_string(mi) + ":00",
+    return *parse_exif_time(std::to_string(y) + ":" + std::to_string(m) + ":" + std::to_string(d) +
+                                " " + std::to_string(h) + ":" + std::to_string(mi) + ":00",
                             "");
   };
   SolarPosition p = solar_position(51.4769, 0, utc(2019, 3, 21, 12, 8));
@@ -274,28 +316,35 @@ TEST_CASE("sun position and DLS angle correction reproduce MicaSense's DLS tests
   for (int i = 0; i < 5; ++i) {
     CHECK(sun_sensor_irradiance(read_band_metadata(micasense(panel_file(i + 1)))) ==
           Approx(dls_ref[i].get<double>()).epsilon(1e-4));
-    const std::string flight = micasense("data/0000SET/000/IMG_0001_" + std::to_string(i + 1) + ".tif");
+    const std::string flight =
+        micasense("data/0000SET/000/IMG_0001_" + std::to_string(i + 1) + ".tif");
     CHECK(sun_sensor_irradiance(read_band_metadata(flight)) ==
-          Approx(reference["flight_capture_IMG_0001"][i]["dls_horizontal_irradiance"].get<double>()).epsilon(1e-4));
+          Approx(reference["flight_capture_IMG_0001"][i]["dls_horizontal_irradiance"].get<double>())
+              .epsilon(1e-4));
   }
   // DLS2: HorizontalIrradiance x 0.01 is used as it is.
   CHECK(sun_sensor_irradiance(read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_1.tif"))) ==
         Approx(0.67305).margin(1e-5));
 }
 
-TEST_CASE("flight capture reflectance with the panel's irradiance equals the reference", "[stage][captures]") {
-  // Guards the whole chain raw -> radiance -> reflectance -> undistortion against reference flight_capture_IMG_0001.
+TEST_CASE("flight capture reflectance with the panel's irradiance equals the reference",
+          "[stage][captures]") {
+  // Guards the whole chain raw -> radiance -> reflectance -> undistortion against reference
+  // flight_capture_IMG_0001.
   const auto reference = load_json("reference_values.json");
   for (int i = 0; i < 5; ++i) {
     const auto& ref = reference["flight_capture_IMG_0001"][i];
     INFO(ref["band"].get<std::string>());
-    const std::string file = micasense("data/0000SET/000/IMG_0001_" + std::to_string(i + 1) + ".tif");
+    const std::string file =
+        micasense("data/0000SET/000/IMG_0001_" + std::to_string(i + 1) + ".tif");
     const BandMetadata b = read_band_metadata(file);
     const cv::Mat radiance = band_radiance(b, read_raw_band(file));
     CHECK(cv::mean(radiance)[0] == Approx(ref["radiance_mean"].get<double>()).epsilon(1e-5));
-    const cv::Mat rho = undistort(reflectance_from_radiance(radiance, ref["panel_irradiance"].get<double>()),
-                                  band_undistort_maps(b));
-    CHECK(cv::mean(rho)[0] == Approx(ref["undist_reflectance_mean_panel"].get<double>()).epsilon(1e-4));
+    const cv::Mat rho =
+        undistort(reflectance_from_radiance(radiance, ref["panel_irradiance"].get<double>()),
+                  band_undistort_maps(b));
+    CHECK(cv::mean(rho)[0] ==
+          Approx(ref["undist_reflectance_mean_panel"].get<double>()).epsilon(1e-4));
   }
 }
 
@@ -310,9 +359,11 @@ TEST_CASE("DJI, Sequoia and thermal kernels give hand-worked values", "[kernel][
   dji.center_x = 0;
   dji.center_y = 0;
   const cv::Mat x = dji_signal(raw, dji);
-  // (6400 * (1 + 0.01 r)) / (2 * 0.001) / 65536 at r = 0 and r = 5 (pixel 3,4 -> (x=3,y=2) r = sqrt(13)).
+  // (6400 * (1 + 0.01 r)) / (2 * 0.001) / 65536 at r = 0 and r = 5 (pixel 3,4 -> (x=3,y=2) r =
+  // sqrt(13)).
   CHECK(x.at<float>(0, 0) == Approx(6400.0 / 0.002 / 65536));
-  CHECK(x.at<float>(2, 3) == Approx(6400.0 * (1 + 0.01 * std::sqrt(13.0)) / 0.002 / 65536).epsilon(1e-6));
+  CHECK(x.at<float>(2, 3) ==
+        Approx(6400.0 * (1 + 0.01 * std::sqrt(13.0)) / 0.002 / 65536).epsilon(1e-6));
   raw.at<std::uint16_t>(0, 1) = 100;  // below black: clipped, not negative
   CHECK(dji_signal(raw, dji).at<float>(0, 1) == 0.0f);
 
@@ -328,12 +379,15 @@ TEST_CASE("DJI, Sequoia and thermal kernels give hand-worked values", "[kernel][
   const cv::Mat s_raw(2, 2, CV_16U, cv::Scalar(1000));
   const cv::Mat irradiance = sequoia_irradiance(s_raw, seq);
   CHECK(irradiance.at<float>(0, 0) == Approx(2.2 * 2.2 * (1000 / 0.5 - 10) / (2 * 0.01 * 100 + 5)));
-  CHECK(irradiance.at<float>(0, 1) == Approx(2.2 * 2.2 * (1000 / 0.75 - 10) / (2 * 0.01 * 100 + 5)));
+  CHECK(irradiance.at<float>(0, 1) ==
+        Approx(2.2 * 2.2 * (1000 / 0.75 - 10) / (2 * 0.01 * 100 + 5)));
 
   const cv::Mat lwir(1, 1, CV_16U, cv::Scalar(29358));
   CHECK(thermal_celsius(lwir).at<float>(0, 0) == Approx(20.43).margin(1e-3));
   // No irradiance, no reflectance: NaN, never a number that looks like a crop.
-  CHECK(std::isnan(reflectance_from_radiance(cv::Mat(1, 1, CV_32F, cv::Scalar(0.1)), 0).at<float>(0, 0)));
-  CHECK(reflectance_from_radiance(cv::Mat(1, 1, CV_32F, cv::Scalar(0.1)), 3.14159265358979323846 * 0.2).at<float>(0, 0) ==
-        Approx(0.5));
+  CHECK(std::isnan(
+      reflectance_from_radiance(cv::Mat(1, 1, CV_32F, cv::Scalar(0.1)), 0).at<float>(0, 0)));
+  CHECK(reflectance_from_radiance(cv::Mat(1, 1, CV_32F, cv::Scalar(0.1)),
+                                  3.14159265358979323846 * 0.2)
+            .at<float>(0, 0) == Approx(0.5));
 }
