@@ -391,3 +391,42 @@ TEST_CASE("DJI, Sequoia and thermal kernels give hand-worked values", "[kernel][
                                   3.14159265358979323846 * 0.2)
             .at<float>(0, 0) == Approx(0.5));
 }
+
+TEST_CASE("an auto-calibration image's ReflectArea and Albedo are used as the camera wrote them",
+          "[stage][captures]") {
+  // Guards the metadata panel path (CalibrationPicture 2 + Albedo + ReflectArea + PanelSerial)
+  // without QR detection.
+  const std::string file = micasense(panel_file(1));
+  BandMetadata b = read_band_metadata(file);
+  CHECK_FALSE(b.auto_calibration_image());
+  b.calibration_picture = 2;
+  b.panel_albedo = 0.53;
+  b.panel_region = {{{809, 613}}, {{648, 615}}, {{646, 454}}, {{808, 452}}};
+  b.panel_serial = "RP04-1234567-OB";
+  REQUIRE(b.auto_calibration_image());
+  const PanelMeasurement m = measure_panel(b, read_raw_band(file));
+  CHECK(m.source == "metadata");
+  CHECK(m.albedo_source == "metadata");
+  CHECK(m.albedo == 0.53);
+  CHECK(m.raw.count == 26008);  // reference_values.json panel_capture_manual_corners, Blue
+  CHECK(m.radiance.mean == Approx(0.1702733136606002).epsilon(0.001));
+  CHECK(m.irradiance == Approx(3.14159265358979323846 * m.radiance.mean / 0.53));
+  // A given albedo wins over the metadata's.
+  CHECK(measure_panel(b, read_raw_band(file), std::nullopt, 0.5).albedo_source == "given");
+}
+
+TEST_CASE(
+    "DLS2 files: the sun position agrees with the camera's, and a distrusted horizontal irradiance "
+    "is rebuilt",
+    "[kernel][captures]") {
+  // Guards the solar-position kernel on a second date and place (2019-11-01, 47.7 N) against the
+  // DLS2's own SolarElevation/SolarAzimuth, and the direct*sin(el)+scattered fallback.
+  BandMetadata b = read_band_metadata(micasense("data/10BANDSET/000/IMG_0431_1.tif"));
+  const SolarPosition sun = solar_position(b.latitude_deg, b.longitude_deg, *b.utc_us);
+  CHECK(sun.elevation_rad == Approx(b.sun.solar_elevation_rad).margin(0.002));
+  CHECK(sun.azimuth_rad == Approx(b.sun.solar_azimuth_rad).margin(0.002));
+  b.sun.horizontal_valid = false;  // as for DLS2 firmware before RedEdge 5.1.7 / Altum 1.2.3
+  CHECK(sun_sensor_irradiance(b) == Approx(0.67305).epsilon(0.003));
+  b.sun = SunSensorReading{};
+  CHECK_THROWS_WITH(sun_sensor_irradiance(b), Catch::Contains("panel"));
+}
