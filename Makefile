@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: deps build demo test test-fast test-sanitize clean
+.PHONY: deps build demo test test-fast test-sanitize test-slurm clean
 
 deps:
 	@scripts/install-deps.sh
@@ -31,3 +31,8 @@ test: test-fast test-sanitize
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan
+
+# The farm batch on a real single-node Slurm (root; installs slurm-wlm + munge): the 4-shard
+# array of deploy/slurm, merged, == the single-process batch. Not part of `make test`.
+test-slurm: build
+	@scripts/slurm-test.sh $(BUILD)

@@ -23,14 +23,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# munge: its own key, socket and state in $work.
-mkdir -p "$work/munge"
-dd if=/dev/urandom of="$work/munge/munge.key" bs=1 count=1024 status=none
-chown -R munge:munge "$work/munge"
-chmod 700 "$work/munge"
-chmod 400 "$work/munge/munge.key"
-runuser -u munge -- /usr/sbin/munged --key-file="$work/munge/munge.key" --socket="$work/munge/munge.socket" \
-  --pid-file="$work/munge/munged.pid" --log-file="$work/munge/munged.log" --seed-file="$work/munge/seed" -F &
+# munge: its own key (private folder) and socket (a folder everyone can enter) in $work.
+mkdir -p "$work/munge-key" "$work/munge"
+dd if=/dev/urandom of="$work/munge-key/munge.key" bs=1 count=1024 status=none
+chown -R munge:munge "$work/munge-key" "$work/munge"
+chmod 700 "$work/munge-key"
+chmod 755 "$work/munge"
+chmod 400 "$work/munge-key/munge.key"
+runuser -u munge -- /usr/sbin/munged --key-file="$work/munge-key/munge.key" --socket="$work/munge/munge.socket" \
+  --pid-file="$work/munge/munged.pid" --log-file="$work/munge/munged.log" --seed-file="$work/munge-key/seed" -F \
+  >"$work/munged.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$work/munge/munge.socket" ] && break; sleep 0.1; done
 
@@ -67,14 +69,14 @@ SchedulerType=sched/backfill
 NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
-echo "CgroupPlugin=disabled" > "$work/cgroup.conf"
+# No cgroup.conf: proctrack/linuxproc and task/none need no cgroups (containers often have none writable).
 export SLURM_CONF="$work/slurm.conf"
 slurmctld -D -i > "$work/slurmctld.out" 2>&1 &
 pids+=($!)
 slurmd -D > "$work/slurmd.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 0.2; done
-sinfo -h -o "%P %T %c" | grep -q idle || { echo "slurm did not come up:"; tail -20 "$work"/slurm*.log "$work"/*.out; exit 1; }
+sinfo -h -o "%P %T %c" | grep -q idle || { echo "slurm did not come up:"; tail -n 20 "$work"/slurm*.log "$work"/*.out; exit 1; }
 
 # A synthetic farm, a manifest, the single-process reference.
 "$fieldrx" synth -o "$work/farm" --size 1500 --fields 20 --seed 5 -q
@@ -83,11 +85,12 @@ defaults: {rates: [12, 15, 18], cell_size_m: 10, min_zone_area_m2: 400, machine:
 jobs:
   - {name: farm, fields: farm/fields.geojson, field_id: field_id, crop_attribute: crop, image: farm/farm.tif}
 YAML
-"$fieldrx" batch "$work/farm.yaml" -o "$work/single" -q --threads 2 >/dev/null
+"$fieldrx" batch "$work/farm.yaml" -o "$work/single" -q --threads 2 >/dev/null || { echo "single-process batch failed"; exit 1; }
 
 # The array of 4, as shipped (resources scaled down to this machine), then the merge.
-cd "$work"
-FIELDRX="$fieldrx" sbatch --wait --cpus-per-task=1 --mem=512M --export=ALL \
+# Run from the repository (machine profiles are looked up in configs/machines), logs in $work.
+FIELDRX="$fieldrx" sbatch --wait --cpus-per-task=1 --mem=512M --export=ALL --chdir="$repo" \
+  --output="$work/fieldrx-batch-%A_%a.log" \
   "$repo/deploy/slurm/fieldrx-batch.sbatch" "$work/farm.yaml" "$work/sharded" >/dev/null
 ls "$work/sharded"/summary-shard-*-of-4.json >/dev/null
 "$fieldrx" merge "$work/sharded" >/dev/null
