@@ -132,11 +132,11 @@ BandMetadata synthetic_m3m_band(int index, const char* name, const cv::Matx33d& 
           R"(<rdf:Description xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" xmlns:Camera="http://pix4d.com/camera/1.0/")"
           R"( drone-dji:BlackLevel="3200" drone-dji:SensorGain="1" drone-dji:ExposureTime="1000")"
           R"( drone-dji:SensorGainAdjustment="1.25" drone-dji:Irradiance="2.0")"
-          R"( drone-dji:CalibratedOpticalCenterX="600" drone-dji:CalibratedOpticalCenterY="450")"
+          R"( drone-dji:CalibratedOpticalCenterX="320" drone-dji:CalibratedOpticalCenterY="240")"
           R"( drone-dji:DewarpData="2023-01-01;1400,1400,0,0,0,0,0,0,0" drone-dji:CalibratedHMatrix=")") +
       matrix + R"(" Camera:BandName=")" + name + R"("/></rdf:RDF></x:xmpmeta>)");
   tags.set_exif("Exif.Image.ImageWidth", std::to_string(size.width), {double(size.width)});
-  // (CalibratedOpticalCenter is the frame centre of this 1200 x 900 band.)
+  // (CalibratedOpticalCenter is the frame centre of this 640 x 480 band.)
   tags.set_exif("Exif.Image.ImageLength", std::to_string(size.height), {double(size.height)});
   tags.set_exif("Exif.Image.Make", "DJI", {});
   tags.set_exif("Exif.Image.Model", "M3M", {});
@@ -155,7 +155,7 @@ TEST_CASE(
       read_raw_band(shared_path("data/micasense/data/0000SET/000/IMG_0001_2.tif"));
   const cv::Point truth[4] = {{-12, 5}, {0, 0}, {7, -3}, {20, 2}};  // band px + t = reference px
   const char* names[4] = {"Green", "Red", "RedEdge", "NIR"};
-  const cv::Size size(1200, 900);
+  const cv::Size size(640, 480);  // small enough to keep the test quick at full resolution
   std::vector<BandMetadata> bands;
   std::vector<cv::Mat> raw;
   for (int i = 0; i < 4; ++i) {
@@ -184,8 +184,8 @@ TEST_CASE(
     // The homography moves interior points by -t (its translation entry alone may trade off
     // against a tiny scale about the origin).
     for (const cv::Vec3d p :
-         {cv::Vec3d(300, 225, 1), cv::Vec3d(900, 225, 1), cv::Vec3d(600, 450, 1),
-          cv::Vec3d(300, 675, 1), cv::Vec3d(900, 675, 1)}) {
+         {cv::Vec3d(160, 120, 1), cv::Vec3d(480, 120, 1), cv::Vec3d(320, 240, 1),
+          cv::Vec3d(160, 360, 1), cv::Vec3d(480, 360, 1)}) {
       const cv::Vec3d q = out.alignment[i].warp * p;
       CHECK(q[0] / q[2] - p[0] == Approx(-truth[i].x).margin(0.25));
       CHECK(q[1] / q[2] - p[1] == Approx(-truth[i].y).margin(0.25));
