@@ -339,7 +339,7 @@ std::string index_html(const std::vector<BatchRow>& rows) {
     html << "<p class=\"legend\">" << fixed(low, 3) << " ";
     for (int i = 0; i <= 4; ++i) html << "<span style=\"background:" << ramp_colour(i / 4.0) << "\"></span>";
     html << " " << fixed(high, 3) << "</p>\n";
-    html << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << fixed(width, 0) << "\" height=\"" << fixed(height, 0)
+    html << "<svg width=\"" << fixed(width, 0) << "\" height=\"" << fixed(height, 0)
          << "\" viewBox=\"0 0 " << fixed(width, 0) << ' ' << fixed(height, 0) << "\">\n";
     for (const auto& r : rows) {
       const auto rings = rings_of(r.boundary);
