@@ -13,11 +13,12 @@ trap '[ "${KEEP:-0}" = 1 ] || rm -rf "$work"' EXIT
 command -v /usr/bin/time >/dev/null || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 echo "| fields | farm px | run | wall s | peak RSS MiB | failed |"
 echo "|---:|---:|---|---:|---:|---:|"
-for spec in "200 6000" "2000 19000"; do
+IFS=";" read -r -a specs <<< "${SPECS:-200 6000;2000 19000}"  # SPECS="200 6000" for the small farm only
+for spec in "${specs[@]}"; do
   set -- $spec
   fields=$1 size=$2
   farm="$work/farm-$fields"
-  "$fieldrx" synth -o "$farm" --size "$size" --fields "$fields" --seed 3 -q
+  "$fieldrx" synth -o "$farm" --size "$size" --fields "$fields" --seed 3 -q >/dev/null
   cat > "$farm/manifest.yaml" <<YAML
 defaults: {rates: [12, 15, 18], cell_size_m: 10, min_zone_area_m2: 500, machine: dji-agras-t50, report: false}
 jobs:
