@@ -177,6 +177,21 @@ TEST_CASE("prescriptions on a synthetic farm pass the independent checks", "[e2e
     const auto info = test::run_command("gdalinfo " + dir + "/rx_wgs84.tif");
     CHECK_THAT(info.output, Catch::Contains("ID[\"EPSG\",4326]"));
     CHECK(std::filesystem::exists(dir + "/rx_wgs84.tfw"));
+    // ... and through the geotiff npm package, a reader that is not GDAL: same grid, zone rates only.
+    const auto js = test::run_command("NODE_PATH=" + modules + " node " + test::source_path("tests/data/geotiff_read.js") + " " + dir + "/rx_wgs84.tif");
+    INFO(js.output);
+    REQUIRE(js.exit_code == 0);
+    const auto tif = nlohmann::json::parse(js.output);
+    CHECK(tif["epsg"].get<int>() == 4326);
+    CHECK(tif["width"].get<int>() == cols);
+    CHECK(tif["height"].get<int>() == nrows);
+    CHECK(tif["origin"][0].get<double>() == Approx(west).margin(1e-8));
+    CHECK(tif["origin"][1].get<double>() == Approx(south + nrows * dlat).margin(1e-8));
+    for (const auto& value : tif["distinct"]) {
+      bool known = value.get<double>() == 0;
+      for (const auto& zone : zones) known = known || std::abs(zone.rate - value.get<double>()) < 1e-4;
+      CHECK(known);
+    }
     CHECK(std::filesystem::exists(dir + "/TASKDATA.zip"));
     CHECK(std::filesystem::exists(dir + "/zones.geojson"));
     CHECK(std::filesystem::exists(dir + "/zones.kml"));
