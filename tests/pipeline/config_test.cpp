@@ -42,7 +42,7 @@ pipeline:
   CHECK_THAT(build_error("stages: []\n"), Catch::Contains("expected a map with a 'pipeline:' list"));
 }
 
-TEST_CASE("--set overrides a stage option by type or position", "[pipeline][config]") {
+TEST_CASE("config overrides (--set) address a stage option by type or position", "[pipeline][config]") {
   // Guards the documented override syntax stage.option=value.
   PipelineConfig config = parse_config(YAML::Load(R"(
 pipeline:
