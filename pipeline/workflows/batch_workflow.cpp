@@ -26,6 +26,7 @@
 #include "pipeline/log.hpp"
 #include "pipeline/runner.hpp"
 #include "pipeline/workflows/prescribe_workflow.hpp"
+#include "pipeline/workflows/summary_text.hpp"
 
 namespace fieldrx {
 namespace fs = std::filesystem;
@@ -195,22 +196,6 @@ std::string folder_name(const std::string& text) { return field_folder_name(text
 
 // ---------------------------------------------------------------------------------------------
 // Summary rows and files
-
-std::string csv_cell(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-std::string fixed(double value, int decimals) {
-  if (!std::isfinite(value)) return "";
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(decimals);
-  out << value;
-  return out.str();
-}
 
 // Values are rounded once, here, to what the summary prints: a row read back from a marker or a
 // shard summary then prints the same bytes as the row computed in this process.

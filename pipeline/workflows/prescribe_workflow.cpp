@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/workflows/prescribe_workflow.hpp"
+#include "pipeline/workflows/summary_text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -27,22 +28,6 @@ bool take(std::unique_ptr<Stage>& stage, std::unique_ptr<Kind>& slot) {
   return true;
 }
 
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-std::string number(double value, int decimals) {
-  if (!std::isfinite(value)) return "";
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(decimals);
-  out << value;
-  return out.str();
-}
-
 void write_summary_csv(const std::vector<FieldOutcome>& outcomes, const std::string& output_dir) {
   AtomicOutput csv(output_dir + "/summary.csv");
   {
@@ -50,10 +35,10 @@ void write_summary_csv(const std::vector<FieldOutcome>& outcomes, const std::str
     out << "field_id,status,crop,area_ha,treated_area_ha,mean_index,zones,gvf,total_product,product_unit,rate_unit,"
            "tank_loads,folder,message\n";
     for (const auto& o : outcomes) {
-      out << csv_field(o.field_id) << ',' << o.status << ',' << csv_field(o.crop) << ',' << number(o.area_ha, 4) << ','
-          << number(o.treated_area_ha, 4) << ',' << number(o.mean_index, 5) << ',' << o.zones << ','
-          << number(o.gvf, 4) << ',' << number(o.total_product, 3) << ',' << o.product_unit << ',' << o.unit << ','
-          << o.tank_loads << ',' << csv_field(o.folder) << ',' << csv_field(o.message) << '\n';
+      out << csv_cell(o.field_id) << ',' << o.status << ',' << csv_cell(o.crop) << ',' << fixed(o.area_ha, 4) << ','
+          << fixed(o.treated_area_ha, 4) << ',' << fixed(o.mean_index, 5) << ',' << o.zones << ','
+          << fixed(o.gvf, 4) << ',' << fixed(o.total_product, 3) << ',' << o.product_unit << ',' << o.unit << ','
+          << o.tank_loads << ',' << csv_cell(o.folder) << ',' << csv_cell(o.message) << '\n';
     }
     if (!out.flush()) throw IoError(csv.final_path() + ": cannot write (disk full?)");
   }
@@ -82,8 +67,8 @@ FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout
   const cv::Mat centres = rasterize_on_grid(treatable, rx.grid, false);
   rx.cell_in_field = job.zones->edge_cells_touching() ? touches : centres;
   if (cv::countNonZero(rx.cell_in_field) == 0) {
-    throw StageError("the field (" + number(field.treatable.area_m2, 1) + " m2 after buffers and exclusions) holds no " +
-                     number(job.zones->cell_size_m(), 1) + " m prescription cell" +
+    throw StageError("the field (" + fixed(field.treatable.area_m2, 1) + " m2 after buffers and exclusions) holds no " +
+                     fixed(job.zones->cell_size_m(), 1) + " m prescription cell" +
                      (job.zones->edge_cells_touching() ? "" : " centre") +
                      "; use a smaller cell_size_m (--cell-size) or edge_cells: touching, or leave the field out");
   }
