@@ -33,25 +33,6 @@ void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
-std::vector<std::map<std::string, std::string>> read_summary(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> header;
-  std::stringstream hs(line);
-  for (std::string cell; std::getline(hs, cell, ',');) header.push_back(cell);
-  std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    std::map<std::string, std::string> row;
-    // Only the last column (folder) and error may be quoted; the tested columns come first.
-    std::stringstream ls(line);
-    std::string cell;
-    for (std::size_t i = 0; i < header.size() && std::getline(ls, cell, ','); ++i) row[header[i]] = cell;
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 std::size_t count_of(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -107,7 +88,7 @@ TEST_CASE("batch prescribes every field of a synthetic farm, and a rerun skips t
   auto r = batch(farm.manifest(), out, "--threads 2");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const auto rows = read_summary(out + "/summary.csv");
+  const auto rows = test::read_csv(out + "/summary.csv");
   REQUIRE(rows.size() == static_cast<std::size_t>(farm.fields()));
   for (const auto& row : rows) {
     INFO(row.at("field") << ": " << row.at("error"));
@@ -198,7 +179,7 @@ TEST_CASE("a batch killed with SIGKILL and rerun equals an uninterrupted one", "
   CHECK_THAT(r.output, Catch::Contains(std::to_string(finished.size()) + " up to date"));
   for (const auto& m : finished) CHECK(fs::last_write_time(m) == times[m]);  // not redone
   CHECK(read_text(killed + "/summary.csv") == read_text(whole + "/summary.csv"));
-  for (const auto& row : read_summary(whole + "/summary.csv")) {
+  for (const auto& row : test::read_csv(whole + "/summary.csv")) {
     for (const char* file : {"zones.geojson", "TASKDATA/TASKDATA.XML", "TASKDATA/GRD00001.bin", "rx_wgs84.tif"}) {
       INFO(row.at("folder") << "/" << file);
       CHECK(test::files_identical(whole + "/" + row.at("folder") + "/" + file, killed + "/" + row.at("folder") + "/" + file));
@@ -335,7 +316,7 @@ TEST_CASE("shards 1/2 and 2/2 merged equal the single-process batch", "[batch][e
   r = test::run_fieldrx("merge " + sharded + " " + elsewhere + " -o " + farm.file("merged"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const auto merged = read_summary(farm.file("merged") + "/summary.csv");
+  const auto merged = test::read_csv(farm.file("merged") + "/summary.csv");
   REQUIRE(merged.size() == 10);
   for (const auto& row : merged) {
     INFO(row.at("folder"));

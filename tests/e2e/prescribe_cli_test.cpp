@@ -23,29 +23,6 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// The CSV rows of summary.csv as maps column -> value (no quoted commas in the tested columns).
-std::vector<std::map<std::string, std::string>> read_summary(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  std::getline(in, line);
-  std::vector<std::string> header;
-  std::stringstream hs(line);
-  for (std::string cell; std::getline(hs, cell, ',');) header.push_back(cell);
-  std::vector<std::map<std::string, std::string>> rows;
-  while (std::getline(in, line)) {
-    std::map<std::string, std::string> row;
-    std::stringstream ls(line);
-    std::string cell;
-    for (std::size_t i = 0; i < header.size() && std::getline(ls, cell, ','); ++i) row[header[i]] = cell;
-    // The last column (message) is quoted when it holds commas: keep the rest of the line.
-    std::string rest;
-    if (std::getline(ls, rest)) row[header.back()] += "," + rest;
-    for (const auto& name : header) row.emplace(name, "");
-    rows.push_back(row);
-  }
-  return rows;
-}
-
 double attribute(const std::string& xml, const std::string& element, const std::string& name) {
   std::smatch m;
   const std::regex pattern("<" + element + "[^>]* " + name + "=\"([^\"]+)\"");
@@ -112,7 +89,7 @@ TEST_CASE("prescriptions on a synthetic farm pass the independent checks", "[e2e
   // Guards the acceptance checks: XSD + isoxml parser, totals vs OGR areas, cells vs zones, rows south->north.
   SynthFarm farm;
   const std::string out = prescribe(farm, farm.out("rx"), "--machine dji-agras-t50 --threads 2");
-  const auto rows = read_summary(out + "/summary.csv");
+  const auto rows = test::read_csv(out + "/summary.csv");
   REQUIRE(rows.size() == 6);
   const char* node_modules = std::getenv("FIELDRX_NODE_MODULES");
   const std::string modules = node_modules ? node_modules : FIELDRX_NODE_MODULES;
@@ -233,7 +210,7 @@ TEST_CASE("a broken field gets its error in the summary and the others are done"
   const auto r = test::run_fieldrx("prescribe --image " + farm.farm_tif() + " --fields " + fields +
                                    " --field-id field_id --rates 12,15,18 --no-report -q -o " + farm.out("bad"));
   CHECK(r.exit_code == 5);
-  const auto rows = read_summary(farm.out("bad/summary.csv"));
+  const auto rows = test::read_csv(farm.out("bad/summary.csv"));
   REQUIRE(rows.size() == 7);
   int errors = 0;
   for (const auto& row : rows) {
@@ -257,7 +234,7 @@ TEST_CASE("the NDVI mean inside square_crop over 615.tif is the published one", 
                                    " --field-id FID --rates 12,15,18 --cell-size 1 --min-zone-area 0 -q -o " + dir.file("o"));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
-  const auto rows = read_summary(dir.file("o/summary.csv"));
+  const auto rows = test::read_csv(dir.file("o/summary.csv"));
   REQUIRE(rows.size() == 1);
   CHECK(std::stod(rows[0].at("mean_index")) == Approx(0.384267).margin(1e-4));
 }

@@ -51,6 +51,45 @@ CommandResult run_fieldrx(const std::string& arguments) {
   return run_command(std::string(binary ? binary : FIELDRX_BINARY) + " " + arguments);
 }
 
+std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::vector<std::string>> records(1, std::vector<std::string>(1));
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    auto& cell = records.back().back();
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        cell += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cell += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      records.back().emplace_back();
+    } else if (c == '\n') {
+      records.emplace_back(1);
+    } else if (c != '\r') {
+      cell += c;
+    }
+  }
+  if (records.back().size() == 1 && records.back()[0].empty()) records.pop_back();
+  std::vector<std::map<std::string, std::string>> rows;
+  if (records.empty()) return rows;
+  const auto& header = records.front();
+  for (std::size_t r = 1; r < records.size(); ++r) {
+    std::map<std::string, std::string> row;
+    for (std::size_t c = 0; c < header.size(); ++c) row[header[c]] = c < records[r].size() ? records[r][c] : "";
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 bool files_identical(const std::string& a, const std::string& b) {
   std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
   if (!fa || !fb) return false;

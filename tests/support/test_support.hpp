@@ -2,7 +2,9 @@
 #pragma once
 // Test helpers: paths to the repo and ../shared data, scratch folders, running the CLI.
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace fieldrx::test {
 
@@ -32,6 +34,10 @@ struct CommandResult {
 CommandResult run_command(const std::string& command_line);
 // Runs the built fieldrx binary with `arguments` (a shell-quoted string).
 CommandResult run_fieldrx(const std::string& arguments);
+
+// Rows of a CSV file with a header line (RFC 4180 quoting), as column -> value; columns a row
+// lacks are empty.
+std::vector<std::map<std::string, std::string>> read_csv(const std::string& path);
 
 // Byte-for-byte equality of two files.
 bool files_identical(const std::string& a, const std::string& b);
