@@ -12,6 +12,9 @@ packages=(
   libtinyxml2-dev libzip-dev
   # tests: independent readers and validators
   catch2 python3-gdal python3-numpy libxml2-utils zip unzip
+  # tests: the farm batch on a real single-node Slurm (scripts/slurm-test.sh; its daemons are
+  # started by the test, in a temp folder; the packages' own services are not configured)
+  slurm-wlm munge
 )
 
 missing=()
