@@ -6,12 +6,15 @@
 // The prescription grid is north-aligned in WGS84 degrees (ISOXML grids and drone rasters are
 // lat/lon grids), anchored on the field's south-west corner, with cells of `cell_size_m` turned
 // into degrees at the field's latitude. Row 0 is the NORTHERN row (image order); the ISOXML
-// writer flips it. A cell belongs to the field when its centre lies inside the treatable area
+// writer flips it. Zones may instead be made on a grid along an A-B line (cells follow the
+// sprayer's passes); the workflow then samples them onto a north-aligned delivery grid, so the
+// writers always see a north-aligned `grid` and the A-B grid stays in `zoning_grid`. A cell belongs to the field when its centre lies inside the treatable area
 // (as ISO 11783 FMIS and the golden reference in shared/data/prescriptions do).
 #include <ogr_geometry.h>
 
 #include <array>
 #include <map>
+#include <optional>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -24,14 +27,39 @@
 namespace fieldrx {
 
 struct CellGridGeometry {
-  double west_lon = 0, north_lat = 0;        // outer corner of cell (row 0, col 0)
-  double cell_lon_deg = 0, cell_lat_deg = 0;  // > 0
+  // Cell corner (col, row) -> WGS84 (lon, lat), in GDAL geotransform order:
+  //   lon = transform[0] + col * transform[1] + row * transform[2]
+  //   lat = transform[3] + col * transform[4] + row * transform[5]
+  // North-aligned (every grid the writers see: ISOXML and drone rasters are lat/lon grids):
+  // transform[2] = transform[4] = 0, row 0 is the northern row. Along an A-B line, columns step
+  // across the line (to the right of A->B) and rows step back along it, so each column is one
+  // pass of the sprayer; at heading 0 that is the north-aligned layout.
+  std::array<double, 6> transform{};
   int columns = 0, rows = 0;
-  double cell_size_m = 10;  // nominal edge the degrees were derived from
-  double south_lat() const { return north_lat - rows * cell_lat_deg; }
-  // GDAL geotransform of the grid in EPSG:4326 (x = lon, y = lat, north-up).
-  std::array<double, 6> geotransform() const {
-    return {west_lon, cell_lon_deg, 0, north_lat, 0, -cell_lat_deg};
+  double cell_size_m = 10;   // cell edge along the rows' direction (along the A-B line)
+  double cell_width_m = 10;  // cell edge across it (east-west when north-aligned)
+  double heading_deg = 0;    // bearing of the A-B line, degrees clockwise from true north
+  double anchor_lon = 0, anchor_lat = 0;  // point A of the line the column edges run along
+
+  bool north_aligned() const { return transform[2] == 0 && transform[4] == 0 && transform[1] > 0 && transform[5] < 0; }
+  // North-aligned grids only: the outer edges and the cell size in degrees.
+  double west_lon() const { return transform[0]; }
+  double north_lat() const { return transform[3]; }
+  double cell_lon_deg() const { return transform[1]; }
+  double cell_lat_deg() const { return -transform[5]; }
+  double south_lat() const { return transform[3] + rows * transform[5]; }
+  // GDAL geotransform of the grid in EPSG:4326 (x = lon, y = lat).
+  std::array<double, 6> geotransform() const { return transform; }
+  // (lon, lat) of the point at fractional cell coordinates (col, row); cell corners are integers.
+  std::array<double, 2> lonlat_at(double col, double row) const {
+    return {transform[0] + col * transform[1] + row * transform[2], transform[3] + col * transform[4] + row * transform[5]};
+  }
+  // Fractional (col, row) of a WGS84 point: floor() gives the cell that holds it.
+  std::array<double, 2> cell_coordinates(double lon, double lat) const {
+    const double dx = lon - transform[0], dy = lat - transform[3];
+    if (transform[2] == 0 && transform[4] == 0) return {dx / transform[1], dy / transform[5]};
+    const double det = transform[1] * transform[5] - transform[2] * transform[4];
+    return {(transform[5] * dx - transform[2] * dy) / det, (transform[1] * dy - transform[4] * dx) / det};
   }
 };
 
@@ -65,6 +93,8 @@ struct FieldPrescription {
 
   // Prescription grid and zones.
   CellGridGeometry grid;
+  // The grid the zones were made on when it is not `grid` (along an A-B line); empty otherwise.
+  std::optional<CellGridGeometry> zoning_grid;
   std::vector<std::string> zoning_layers;  // indices the zones were made from (first = main)
   std::vector<cv::Mat> cell_means;         // CV_32F per zoning layer, NaN where no pixel
   // CV_8U, 1 for the cells the grid exports (ISOXML, drone raster) treat: the cell centre lies in

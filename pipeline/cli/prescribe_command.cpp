@@ -40,9 +40,9 @@ Subcommand add_prescribe_command(CLI::App& app) {
     std::vector<std::string> images;
     std::string bands, nodata, scale, fields, field_id, ids, crop_attribute, index = "ndvi", method = "jenks";
     std::string rates, rate_mode = "absolute", base_rate, rate_function, unit = "L/ha", machine, product, exclusions;
-    std::string edge_cells = "centre", output, customer, farm;
+    std::string edge_cells = "centre", output, customer, farm, ab_line = "north";
     int zones = 3, isoxml_version = 4, grid_type = 2, smoothing = 3;
-    double cell_size = 10, min_zone_area = 500, buffer = 0, exclusion_buffer = 0, label_min = 0, label_max = 0;
+    double cell_size = 10, cell_width = 0, delivery_cell_size = 0, min_zone_area = 500, buffer = 0, exclusion_buffer = 0, label_min = 0, label_max = 0;
     bool no_report = false;
     ExecutionSettings execution;
   };
@@ -67,7 +67,13 @@ Subcommand add_prescribe_command(CLI::App& app) {
   c->add_option("--label-min", args->label_min, "product label's minimum rate, in --unit");
   c->add_option("--label-max", args->label_max, "product label's maximum rate, in --unit");
   c->add_option("--product", args->product, "product name for ISOXML and reports");
-  c->add_option("--cell-size", args->cell_size, "prescription grid cell edge in m (default 10)");
+  c->add_option("--cell-size", args->cell_size, "prescription grid cell edge in m (default 10; along the A-B line)");
+  c->add_option("--cell-width", args->cell_width, "cell edge across the A-B line in m, e.g. the swath (default: --cell-size)");
+  c->add_option("--ab-line", args->ab_line,
+                "grid along an A-B line: auto (the field's longest edge), a bearing in degrees (e.g. 35.5), "
+                "or lonA,latA,lonB,latB; default north (north-aligned grid)");
+  c->add_option("--delivery-cell-size", args->delivery_cell_size,
+                "with --ab-line: north-aligned cell edge in m of the ISOXML grid and drone raster (default: half the A-B cell)");
   c->add_option("--min-zone-area", args->min_zone_area, "minimum zone patch area in m2 (default 500)");
   c->add_option("--smoothing", args->smoothing, "majority filter window 0, 3 (default) or 5");
   c->add_option("--edge-cells", args->edge_cells, "grid cells treated at the boundary: centre (default) or touching");
@@ -108,6 +114,9 @@ Subcommand add_prescribe_command(CLI::App& app) {
             zones.options["zones"] = args->zones;
             zones.options["method"] = args->method;
             zones.options["cell_size_m"] = args->cell_size;
+            zones.options["cell_width_m"] = args->cell_width;
+            zones.options["ab_line"] = args->ab_line;
+            zones.options["delivery_cell_size_m"] = args->delivery_cell_size;
             zones.options["smoothing"] = args->smoothing;
             zones.options["min_zone_area_m2"] = args->min_zone_area;
             zones.options["edge_cells"] = args->edge_cells;

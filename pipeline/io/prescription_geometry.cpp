@@ -88,6 +88,47 @@ cv::Mat rasterize_on_grid(const OGRGeometry& geometry_wgs84, const CellGridGeome
   return mask;
 }
 
+namespace {
+
+std::vector<const OGRPolygon*> polygon_parts(const OGRGeometry& geometry) {
+  std::vector<const OGRPolygon*> parts;
+  const auto type = wkbFlatten(geometry.getGeometryType());
+  if (type == wkbPolygon) {
+    parts.push_back(geometry.toPolygon());
+  } else if (type == wkbMultiPolygon || type == wkbGeometryCollection) {
+    for (const OGRGeometry* part : *geometry.toGeometryCollection()) {
+      for (const OGRPolygon* polygon : polygon_parts(*part)) parts.push_back(polygon);
+    }
+  }
+  return parts;
+}
+
+void append_ring(const OGRLinearRing& ring, std::vector<std::array<double, 2>>& out) {
+  const int n = ring.getNumPoints();
+  const bool closed = n > 1 && ring.getX(0) == ring.getX(n - 1) && ring.getY(0) == ring.getY(n - 1);
+  for (int i = 0; i < (closed ? n - 1 : n); ++i) out.push_back({ring.getX(i), ring.getY(i)});
+}
+
+}  // namespace
+
+std::vector<std::array<double, 2>> geometry_vertices(const OGRGeometry& geometry_wgs84) {
+  std::vector<std::array<double, 2>> vertices;
+  for (const OGRPolygon* polygon : polygon_parts(geometry_wgs84)) {
+    for (const OGRLinearRing* ring : *polygon) append_ring(*ring, vertices);
+  }
+  return vertices;
+}
+
+std::vector<std::array<double, 2>> main_outer_ring(const OGRGeometry& geometry_wgs84) {
+  const OGRPolygon* largest = nullptr;
+  for (const OGRPolygon* polygon : polygon_parts(geometry_wgs84)) {
+    if (polygon->getExteriorRing() && (!largest || polygon->get_Area() > largest->get_Area())) largest = polygon;
+  }
+  std::vector<std::array<double, 2>> ring;
+  if (largest) append_ring(*largest->getExteriorRing(), ring);
+  return ring;
+}
+
 double area_in_utm_m2(const OGRGeometry& geometry_wgs84, int utm_epsg) {
   OGRSpatialReference source = wgs84_lonlat();
   OGRSpatialReference target;
@@ -120,9 +161,10 @@ cv::Mat clipped_cell_areas(const CellGridGeometry& grid, const OGRGeometry& fiel
   for (int r = 0; r < grid.rows; ++r) {
     for (int c = 0; c < grid.columns; ++c) {
       if (!cells.at<unsigned char>(r, c)) continue;
-      const double west = grid.west_lon + c * grid.cell_lon_deg, north = grid.north_lat - r * grid.cell_lat_deg;
-      double x[5] = {west, west + grid.cell_lon_deg, west + grid.cell_lon_deg, west, west};
-      double y[5] = {north, north, north - grid.cell_lat_deg, north - grid.cell_lat_deg, north};
+      const auto nw = grid.lonlat_at(c, r), ne = grid.lonlat_at(c + 1, r), se = grid.lonlat_at(c + 1, r + 1),
+                 sw = grid.lonlat_at(c, r + 1);
+      double x[5] = {nw[0], ne[0], se[0], sw[0], nw[0]};
+      double y[5] = {nw[1], ne[1], se[1], sw[1], nw[1]};
       to_utm->Transform(5, x, y);
       OGRLinearRing ring;
       for (int k = 0; k < 5; ++k) ring.addPoint(x[k], y[k]);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
+#include <vector>
 
 #include "pipeline/field_prescription.hpp"
 #include "pipeline/georef.hpp"
@@ -50,6 +51,12 @@ struct ZonePolygons {
 // `clip_wgs84` (the field's treatable area) and measures them in EPSG `utm_epsg`.
 ZonePolygons zone_polygons(const cv::Mat& zones, const CellGridGeometry& grid, const OGRGeometry& clip_wgs84,
                            int utm_epsg);
+
+// Every vertex of a (multi)polygon's rings, WGS84 (lon, lat).
+std::vector<std::array<double, 2>> geometry_vertices(const OGRGeometry& geometry_wgs84);
+// The exterior ring of a (multi)polygon's largest part (by area in degrees², enough to rank
+// the parts of one field), WGS84 (lon, lat), closing vertex dropped.
+std::vector<std::array<double, 2>> main_outer_ring(const OGRGeometry& geometry_wgs84);
 
 // Area in m² of a WGS84 geometry measured in EPSG `utm_epsg` (vertices transformed).
 double area_in_utm_m2(const OGRGeometry& geometry_wgs84, int utm_epsg);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "pipeline/workflows/prescribe_workflow.hpp"
+#include "pipeline/workflows/calibrate_workflow.hpp"
 #include "pipeline/workflows/summary_text.hpp"
 
 #include <algorithm>
@@ -45,6 +46,35 @@ void write_summary_csv(const std::vector<FieldOutcome>& outcomes, const std::str
   csv.commit();
 }
 
+// Zones made along an A-B line (or on oblong cells), moved onto the square north-aligned
+// lat/lon grid that ISOXML grids and drone rasters carry: each delivery cell takes the zone (and rate) of the A-B cell under
+// its centre. Zone polygons, areas and totals stay those of the A-B cells.
+void deliver_on_north_grid(FieldPrescription& rx, const OGRGeometry& treatable, double cell_size_m, bool touching) {
+  OGREnvelope box;
+  treatable.getEnvelope(&box);
+  CellGridGeometry north = make_cell_grid(box.MinX, box.MinY, box.MaxX, box.MaxY, cell_size_m);
+  const cv::Mat touches = rasterize_on_grid(treatable, north, true);
+  const cv::Mat centres = rasterize_on_grid(treatable, north, false);
+  cv::Mat zones = sample_cells(rx.zones, rx.grid, north, touches);
+  // A delivery cell that grazes the field can have its centre beyond the A-B cells that do.
+  fill_unzoned_cells(zones, touches);
+  cv::Mat treated = touching ? touches : centres;
+  if (cv::countNonZero(treated) == 0) {
+    throw StageError("no " + fixed(cell_size_m, 2) + " m delivery cell centre lies in the field; set a smaller "
+                     "delivery_cell_size_m or edge_cells: touching");
+  }
+  std::vector<double> rate_of_zone;
+  for (const auto& row : rx.zone_rows) {
+    if (static_cast<std::size_t>(row.zone) > rate_of_zone.size()) rate_of_zone.resize(static_cast<std::size_t>(row.zone), 0.0);
+    rate_of_zone[static_cast<std::size_t>(row.zone - 1)] = row.rate;
+  }
+  rx.rates = cell_rates(zones, treated, rate_of_zone);
+  rx.zones = zones;
+  rx.cell_in_field = treated;
+  rx.zoning_grid = rx.grid;
+  rx.grid = north;
+}
+
 // Everything for one field; throws on anything that makes this field's prescription unsafe.
 FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout, const Field& field,
                              const std::string& crop, const LonLatTransform& lonlat, const ExecutionSettings& settings) {
@@ -60,9 +90,7 @@ FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout
   if (field.status == FieldStatus::warning) rx.warnings.push_back(field.message);
 
   const OGRGeometry& treatable = *field.treatable.wgs84;
-  OGREnvelope box;
-  treatable.getEnvelope(&box);
-  rx.grid = make_cell_grid(box.MinX, box.MinY, box.MaxX, box.MaxY, job.zones->cell_size_m());
+  rx.grid = job.zones->zoning_grid(main_outer_ring(*field.boundary.wgs84), geometry_vertices(treatable));
   const cv::Mat touches = rasterize_on_grid(treatable, rx.grid, true);
   const cv::Mat centres = rasterize_on_grid(treatable, rx.grid, false);
   rx.cell_in_field = job.zones->edge_cells_touching() ? touches : centres;
@@ -116,6 +144,11 @@ FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout
   for (auto& row : rx.zone_rows) row.area_m2 = polygons.area_m2.count(row.zone) ? polygons.area_m2[row.zone] : 0.0;
   rx.zone_polygons_wgs84 = std::move(polygons.wgs84);
   job.prescription->prescribe(rx, rx.cell_in_field);
+  // Writers get square north-aligned cells: ISOXML and drone rasters are lat/lon grids, and
+  // the report draws cells as square pixels.
+  if (!rx.grid.north_aligned() || rx.grid.cell_size_m != rx.grid.cell_width_m) {
+    deliver_on_north_grid(rx, treatable, job.zones->delivery_cell_size_m(), job.zones->edge_cells_touching());
+  }
 
   const std::string folder = job.output_dir + "/" + field_folder_name(field.id);
   make_directories(folder);
@@ -182,7 +215,7 @@ PrescribeJob build_prescribe_job(const PipelineConfig& config, const StageRegist
     }
   }
   auto missing = [&](const char* what) { return ConfigError(config.source + ": a prescription config needs a '" + std::string(what) + "' stage"); };
-  if (!job.image) throw missing("readers.orthomosaic");
+  if (!job.image) throw missing("readers.orthomosaic' or 'readers.captures");
   if (!job.fields) throw missing("readers.fields");
   if (!job.zones) throw missing("aggregators.zones");
   if (!job.prescription) throw missing("aggregators.prescription");
@@ -202,6 +235,7 @@ std::string OpenedPrescribeJob::crop_of(const std::string& field_id) const {
 OpenedPrescribeJob open_prescribe_job(PrescribeJob& job) {
   job.zones->validate();
   OpenedPrescribeJob opened;
+  prepare_image_reader(*job.image, job.output_dir, job.execution);  // a raw flight: its mosaic
   opened.layout = job.image->open();
   RasterLayout& layout = opened.layout;
   // The zoning indices must be computed: add them to the indices filter, or make one.

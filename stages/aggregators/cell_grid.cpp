@@ -5,6 +5,8 @@
 #include <deque>
 #include <limits>
 #include <map>
+#include <stdexcept>
+#include <string>
 
 namespace fieldrx {
 
@@ -16,17 +18,168 @@ std::array<double, 2> metres_per_degree(double lat_deg) {
 }
 
 CellGridGeometry make_cell_grid(double west_lon, double south_lat, double east_lon, double north_lat,
-                                double cell_size_m) {
+                                double cell_size_m, double cell_width_m) {
+  if (!(cell_width_m > 0)) cell_width_m = cell_size_m;
   const auto [m_lat, m_lon] = metres_per_degree((south_lat + north_lat) / 2);
   CellGridGeometry grid;
   grid.cell_size_m = cell_size_m;
-  grid.cell_lat_deg = cell_size_m / m_lat;
-  grid.cell_lon_deg = cell_size_m / m_lon;
-  grid.west_lon = west_lon;
-  grid.columns = std::max(1, static_cast<int>(std::ceil((east_lon - west_lon) / grid.cell_lon_deg - 1e-9)));
-  grid.rows = std::max(1, static_cast<int>(std::ceil((north_lat - south_lat) / grid.cell_lat_deg - 1e-9)));
-  grid.north_lat = south_lat + grid.rows * grid.cell_lat_deg;
+  grid.cell_width_m = cell_width_m;
+  const double cell_lat_deg = cell_size_m / m_lat, cell_lon_deg = cell_width_m / m_lon;
+  grid.columns = std::max(1, static_cast<int>(std::ceil((east_lon - west_lon) / cell_lon_deg - 1e-9)));
+  grid.rows = std::max(1, static_cast<int>(std::ceil((north_lat - south_lat) / cell_lat_deg - 1e-9)));
+  grid.transform = {west_lon, cell_lon_deg, 0, south_lat + grid.rows * cell_lat_deg, 0, -cell_lat_deg};
+  grid.anchor_lon = west_lon;
+  grid.anchor_lat = south_lat;
   return grid;
+}
+
+namespace {
+
+// East/north metres from a reference point, with the metres per degree of one latitude: over
+// a field (a few km) this local plane is within centimetres of a conformal projection.
+struct LocalMetres {
+  double lon0, lat0, m_lat, m_lon;
+  LocalMetres(double lon, double lat, double scale_lat) : lon0(lon), lat0(lat) {
+    const auto m = metres_per_degree(scale_lat);
+    m_lat = m[0], m_lon = m[1];
+  }
+  std::array<double, 2> metres(double lon, double lat) const { return {(lon - lon0) * m_lon, (lat - lat0) * m_lat}; }
+};
+
+double normalized_bearing(double degrees) {
+  double b = std::fmod(degrees, 360.0);
+  if (b < 0) b += 360.0;
+  return b;
+}
+
+double central_latitude(const std::vector<std::array<double, 2>>& vertices) {
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const auto& v : vertices) lo = std::min(lo, v[1]), hi = std::max(hi, v[1]);
+  return (lo + hi) / 2;
+}
+
+// Unit vectors (east, north) across the line (to the right of A -> B) and back along it.
+struct LineFrame {
+  std::array<double, 2> across, back;
+  explicit LineFrame(double heading_deg) {
+    const double t = heading_deg * M_PI / 180.0;
+    across = {std::cos(t), -std::sin(t)};
+    back = {-std::sin(t), -std::cos(t)};
+  }
+};
+
+}  // namespace
+
+AbLine ab_line_through(double a_lon, double a_lat, double b_lon, double b_lat) {
+  const LocalMetres local(a_lon, a_lat, (a_lat + b_lat) / 2);
+  const auto d = local.metres(b_lon, b_lat);
+  if (std::hypot(d[0], d[1]) < 1.0) {
+    throw std::invalid_argument("A and B are " + std::to_string(std::hypot(d[0], d[1])) +
+                                " m apart; an A-B line needs two points at least 1 m apart (lon,lat of A then of B)");
+  }
+  return {a_lon, a_lat, normalized_bearing(std::atan2(d[0], d[1]) * 180.0 / M_PI)};
+}
+
+AbLine longest_edge_line(const std::vector<std::array<double, 2>>& ring) {
+  if (ring.size() < 2) throw std::invalid_argument("a boundary ring needs at least 2 vertices for its longest edge");
+  const LocalMetres local(ring.front()[0], ring.front()[1], central_latitude(ring));
+  double longest = -1;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < ring.size(); ++i) {
+    const auto& a = ring[i];
+    const auto& b = ring[(i + 1) % ring.size()];
+    const auto pa = local.metres(a[0], a[1]), pb = local.metres(b[0], b[1]);
+    const double length = std::hypot(pb[0] - pa[0], pb[1] - pa[1]);
+    if (length > longest) longest = length, start = i;
+  }
+  if (longest < 1.0) throw std::invalid_argument("the boundary has no edge of 1 m or more to take an A-B line from");
+  const auto& a = ring[start];
+  const auto& b = ring[(start + 1) % ring.size()];
+  return ab_line_through(a[0], a[1], b[0], b[1]);
+}
+
+AbLine edge_line_at_heading(const std::vector<std::array<double, 2>>& vertices, double heading_deg) {
+  if (vertices.empty()) throw std::invalid_argument("no boundary vertices to anchor the A-B line on");
+  const LocalMetres local(vertices.front()[0], vertices.front()[1], central_latitude(vertices));
+  const LineFrame frame(heading_deg);
+  std::size_t leftmost = 0;
+  double least = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < vertices.size(); ++i) {
+    const auto p = local.metres(vertices[i][0], vertices[i][1]);
+    const double across = p[0] * frame.across[0] + p[1] * frame.across[1];
+    if (across < least) least = across, leftmost = i;
+  }
+  return {vertices[leftmost][0], vertices[leftmost][1], normalized_bearing(heading_deg)};
+}
+
+CellGridGeometry make_ab_line_grid(const std::vector<std::array<double, 2>>& vertices, const AbLine& line,
+                                   double cell_size_m, double cell_width_m) {
+  if (vertices.empty()) throw std::invalid_argument("no boundary vertices to lay the A-B grid over");
+  if (!(cell_width_m > 0)) cell_width_m = cell_size_m;
+  const LocalMetres local(line.a_lon, line.a_lat, central_latitude(vertices));
+  const LineFrame frame(line.heading_deg);
+  // The field's extent in whole cells across and along the line, counted from A.
+  double across_min = std::numeric_limits<double>::infinity(), across_max = -across_min;
+  double back_min = across_min, back_max = -across_min;
+  for (const auto& v : vertices) {
+    const auto p = local.metres(v[0], v[1]);
+    const double across = p[0] * frame.across[0] + p[1] * frame.across[1];
+    const double back = p[0] * frame.back[0] + p[1] * frame.back[1];
+    across_min = std::min(across_min, across), across_max = std::max(across_max, across);
+    back_min = std::min(back_min, back), back_max = std::max(back_max, back);
+  }
+  // A vertex less than a millimetre past a cell edge opens no new row or column: with the
+  // line's bearing taken at one latitude and the plane at another, a boundary drawn along the
+  // line strays by fractions of a millimetre.
+  const double slack_m = 1e-3;
+  const double col0 = std::floor((across_min + slack_m) / cell_width_m), col1 = std::ceil((across_max - slack_m) / cell_width_m);
+  const double row0 = std::floor((back_min + slack_m) / cell_size_m), row1 = std::ceil((back_max - slack_m) / cell_size_m);
+  CellGridGeometry grid;
+  grid.cell_size_m = cell_size_m;
+  grid.cell_width_m = cell_width_m;
+  grid.heading_deg = line.heading_deg;
+  grid.anchor_lon = line.a_lon;
+  grid.anchor_lat = line.a_lat;
+  grid.columns = std::max(1, static_cast<int>(col1 - col0));
+  grid.rows = std::max(1, static_cast<int>(row1 - row0));
+  // Metric steps of one column and one row, then the origin (corner of cell 0, 0), in degrees.
+  const double ce = cell_width_m * frame.across[0], cn = cell_width_m * frame.across[1];
+  const double re = cell_size_m * frame.back[0], rn = cell_size_m * frame.back[1];
+  const double origin_e = col0 * ce + row0 * re, origin_n = col0 * cn + row0 * rn;
+  grid.transform = {line.a_lon + origin_e / local.m_lon, ce / local.m_lon, re / local.m_lon,
+                    line.a_lat + origin_n / local.m_lat, cn / local.m_lat, rn / local.m_lat};
+  return grid;
+}
+
+cv::Mat sample_cells(const cv::Mat& from_values, const CellGridGeometry& from, const CellGridGeometry& to,
+                     const cv::Mat& wanted) {
+  CV_Assert(from_values.type() == CV_8U && from_values.rows == from.rows && from_values.cols == from.columns);
+  CV_Assert(wanted.type() == CV_8U && wanted.rows == to.rows && wanted.cols == to.columns);
+  cv::Mat out = cv::Mat::zeros(to.rows, to.columns, CV_8U);
+  for (int r = 0; r < to.rows; ++r) {
+    for (int c = 0; c < to.columns; ++c) {
+      if (!wanted.at<unsigned char>(r, c)) continue;
+      const auto centre = to.lonlat_at(c + 0.5, r + 0.5);
+      const auto cell = from.cell_coordinates(centre[0], centre[1]);
+      const int fc = static_cast<int>(std::floor(cell[0])), fr = static_cast<int>(std::floor(cell[1]));
+      if (fr >= 0 && fr < from.rows && fc >= 0 && fc < from.columns) out.at<unsigned char>(r, c) = from_values.at<unsigned char>(fr, fc);
+    }
+  }
+  return out;
+}
+
+cv::Mat cell_rates(const cv::Mat& zones, const cv::Mat& treated, const std::vector<double>& rate_of_zone) {
+  CV_Assert(zones.type() == CV_8U && treated.type() == CV_8U && zones.size() == treated.size());
+  cv::Mat rates = cv::Mat::zeros(zones.size(), CV_32F);
+  for (int r = 0; r < zones.rows; ++r) {
+    for (int c = 0; c < zones.cols; ++c) {
+      const int zone = zones.at<unsigned char>(r, c);
+      if (zone > 0 && treated.at<unsigned char>(r, c) && static_cast<std::size_t>(zone) <= rate_of_zone.size()) {
+        rates.at<float>(r, c) = static_cast<float>(rate_of_zone[static_cast<std::size_t>(zone - 1)]);
+      }
+    }
+  }
+  return rates;
 }
 
 CellAccumulator::CellAccumulator(int rows, int cols, int layers)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The prescription grid's arithmetic (pure): a north-aligned WGS84 grid with cells of a given
-// edge in metres, mean index per cell from pixels, and filling cells that have no data.
+// The prescription grid's arithmetic (pure): a north-aligned WGS84 grid, or one along an A-B
+// line, with cells of a given edge in metres; mean index per cell from pixels; filling cells
+// that have no data; moving zones between grids.
 #include <array>
 #include <opencv2/core.hpp>
 #include <vector>
@@ -15,9 +16,45 @@ namespace fieldrx {
 std::array<double, 2> metres_per_degree(double lat_deg);
 
 // The grid covering [west, east] x [south, north] (degrees) with cells of `cell_size_m`
-// measured at the box's central latitude, anchored at its south-west corner.
+// (north-south) by `cell_width_m` (east-west; 0 = square) measured at the box's central
+// latitude, anchored at its south-west corner.
 CellGridGeometry make_cell_grid(double west_lon, double south_lat, double east_lon, double north_lat,
-                                double cell_size_m);
+                                double cell_size_m, double cell_width_m = 0);
+
+// An A-B line: the line the sprayer's passes run parallel to.
+struct AbLine {
+  double a_lon = 0, a_lat = 0;  // point A, WGS84
+  double heading_deg = 0;       // bearing A -> B, degrees clockwise from true north, [0, 360)
+};
+
+// The line through two WGS84 points (bearing measured in local metres at A's latitude).
+// Throws std::invalid_argument when A and B are less than 1 m apart.
+AbLine ab_line_through(double a_lon, double a_lat, double b_lon, double b_lat);
+
+// The longest edge of a ring of WGS84 (lon, lat) vertices, as an A-B line starting at the
+// edge's first vertex: fields are farmed parallel to their long straight side.
+AbLine longest_edge_line(const std::vector<std::array<double, 2>>& ring_lonlat);
+
+// A line of the given bearing through the vertex that lies furthest to the left of it, so the
+// first pass starts on the field's edge.
+AbLine edge_line_at_heading(const std::vector<std::array<double, 2>>& vertices_lonlat, double heading_deg);
+
+// The grid along `line` that covers `vertices_lonlat` (the field's boundary vertices): columns
+// `cell_width_m` wide step across the line (column edges are the line shifted by whole
+// widths: one column per pass when the width is the swath), rows `cell_size_m` long step back
+// along it from A. Metres become degrees at the vertices' central latitude, so the grid is
+// affine in lon/lat like the north-aligned one.
+CellGridGeometry make_ab_line_grid(const std::vector<std::array<double, 2>>& vertices_lonlat, const AbLine& line,
+                                   double cell_size_m, double cell_width_m);
+
+// For every cell of `to` where `wanted` != 0: the value of the `from` cell holding its centre
+// (0 where the centre falls outside `from`). Both CV_8U; `wanted` is on `to`.
+cv::Mat sample_cells(const cv::Mat& from_values, const CellGridGeometry& from, const CellGridGeometry& to,
+                     const cv::Mat& wanted);
+
+// CV_32F rate per cell: rate_of_zone[zone - 1] where the cell has a zone and `treated` != 0,
+// 0 elsewhere.
+cv::Mat cell_rates(const cv::Mat& zones, const cv::Mat& treated, const std::vector<double>& rate_of_zone);
 
 // Sums and counts of pixel values per cell, for several layers; mergeable (adds in the order
 // merged, so merging in tile order gives the same doubles at any thread count).

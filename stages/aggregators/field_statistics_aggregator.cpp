@@ -84,8 +84,8 @@ std::unique_ptr<AggregatePartial> FieldPassAggregator::do_accumulate(const Tile&
       const std::size_t i = static_cast<std::size_t>(r) * w.width + c;
       const double lon = a[0] + a[1] * (c + 0.5) + a[2] * (r + 0.5);
       const double lat = a[3] + a[4] * (c + 0.5) + a[5] * (r + 0.5);
-      const int cc = static_cast<int>(std::floor((lon - grid.west_lon) / grid.cell_lon_deg));
-      const int cr = static_cast<int>(std::floor((grid.north_lat - lat) / grid.cell_lat_deg));
+      const auto cell = grid.cell_coordinates(lon, lat);
+      const int cc = static_cast<int>(std::floor(cell[0])), cr = static_cast<int>(std::floor(cell[1]));
       if (cr >= 0 && cr < grid.rows && cc >= 0 && cc < grid.columns) {
         cell_rows[i] = cr, cell_cols[i] = cc;
         r_min = std::min(r_min, cr), r_max = std::max(r_max, cr);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/aggregators/prescription_aggregator.hpp"
+#include "stages/aggregators/cell_grid.hpp"
 
 #include <cmath>
 #include <limits>
@@ -99,15 +100,7 @@ void PrescriptionAggregator::prescribe(FieldPrescription& rx, const cv::Mat& tre
   rx.position_lost_rate = position_lost_ == "average" && std::isfinite(totals.mean_rate_per_ha) ? totals.mean_rate_per_ha : 0.0;
   rx.tank_loads = tank_loads(rx.total_product, machine_.tank_l, machine_.tank_dead_volume_l, machine_.reserve_fraction);
 
-  rx.rates = cv::Mat::zeros(rx.zones.size(), CV_32F);
-  for (int r = 0; r < rx.zones.rows; ++r) {
-    for (int c = 0; c < rx.zones.cols; ++c) {
-      const int zone = rx.zones.at<unsigned char>(r, c);
-      if (zone > 0 && treated_cells.at<unsigned char>(r, c)) {
-        rx.rates.at<float>(r, c) = static_cast<float>(clamped.rates[static_cast<std::size_t>(zone - 1)]);
-      }
-    }
-  }
+  rx.rates = cell_rates(rx.zones, treated_cells, clamped.rates);
 }
 
 }  // namespace fieldrx

@@ -1,13 +1,68 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/aggregators/zones_aggregator.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <stdexcept>
 
 #include "pipeline/errors.hpp"
 #include "stages/aggregators/cell_grid.hpp"
 
 namespace fieldrx {
+namespace {
+
+// Option ab_line, parsed: none (north-aligned), the longest boundary edge, a bearing, or A and B.
+struct AbLineChoice {
+  enum class Kind { north, longest_edge, heading, points } kind = Kind::north;
+  double heading_deg = 0;
+  std::array<double, 4> points{};  // lon A, lat A, lon B, lat B
+};
+
+AbLineChoice parse_ab_line(const std::string& text) {
+  const std::string where = "stage 'aggregators.zones': option 'ab_line' is '" + text + "'; ";
+  AbLineChoice choice;
+  if (text.empty() || text == "north") return choice;
+  if (text == "auto") {
+    choice.kind = AbLineChoice::Kind::longest_edge;
+    return choice;
+  }
+  std::vector<double> numbers;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    char* end = nullptr;
+    const double value = std::strtod(item.c_str(), &end);
+    if (item.empty() || end == item.c_str() || *end != '\0' || !std::isfinite(value)) {
+      throw ConfigError(where + "'" + item + "' is not a number. Use 'north' (default), 'auto' (the field's longest "
+                        "edge), a bearing in degrees from true north (e.g. 35.5), or lonA,latA,lonB,latB in WGS84 degrees");
+    }
+    numbers.push_back(value);
+    start = comma + 1;
+  }
+  if (numbers.size() == 1) {
+    if (numbers[0] < 0 || numbers[0] >= 360) throw ConfigError(where + "a bearing is 0 to 360 degrees clockwise from true north");
+    choice.kind = AbLineChoice::Kind::heading;
+    choice.heading_deg = numbers[0];
+    return choice;
+  }
+  if (numbers.size() != 4) {
+    throw ConfigError(where + "give one bearing or four numbers lonA,latA,lonB,latB (WGS84 degrees), not " +
+                      std::to_string(numbers.size()) + " numbers");
+  }
+  for (int i : {0, 2}) {
+    if (std::abs(numbers[i]) > 180 || std::abs(numbers[i + 1]) > 90) {
+      throw ConfigError(where + "point " + (i == 0 ? "A" : "B") + " is not a WGS84 lon,lat (longitude first, |lon| <= 180, |lat| <= 90)");
+    }
+  }
+  choice.kind = AbLineChoice::Kind::points;
+  choice.points = {numbers[0], numbers[1], numbers[2], numbers[3]};
+  return choice;
+}
+
+}  // namespace
 
 ZonesAggregator::ZonesAggregator()
     : Stage({"aggregators.zones",
@@ -18,7 +73,20 @@ void ZonesAggregator::declare_options(OptionSet& options) {
   options.add("indices", indices_, "indices to zone on (several: kmeans); the first is the main index", StringList{"ndvi"});
   options.add("zones", zones_, "number of zones", 3).range(kMinZoneCount, kMaxZoneCount);
   options.add("method", method_, "classification method", "jenks").choices({"quantile", "equal_interval", "jenks", "kmeans"});
-  options.add("cell_size_m", cell_size_m_, "prescription grid cell edge", 10.0).unit("m").range(1, 100);
+  options.add("cell_size_m", cell_size_m_, "prescription grid cell edge (along the A-B line when there is one)", 10.0)
+      .unit("m").range(1, 100);
+  options.add("cell_width_m", cell_width_m_,
+              "cell edge across the A-B line (east-west when north-aligned); 0 = cell_size_m. The swath width "
+              "gives one column per pass", 0.0)
+      .unit("m").range(0, 100);
+  options.add("ab_line", ab_line_,
+              "grid orientation: 'north' (north-aligned), 'auto' (along the field's longest boundary edge), a bearing "
+              "in degrees from true north (e.g. 35.5; anchored on the field's left edge), or lonA,latA,lonB,latB",
+              "north");
+  options.add("delivery_cell_size_m", delivery_cell_size_m_,
+              "with an A-B line: edge of the north-aligned cells the ISOXML grid and drone raster carry "
+              "(0 = half the smaller A-B cell edge)", 0.0)
+      .unit("m").range(0, 100);
   options.add("smoothing", smoothing_, "majority filter window (0 = none, 3 or 5)", 3).range(0, 5);
   options.add("min_zone_area_m2", min_zone_area_m2_, "smaller zone patches merge into the most similar neighbour", 500.0)
       .unit("m2").range(0, 1e8);
@@ -35,9 +103,42 @@ void ZonesAggregator::validate() const {
     throw ConfigError("stage 'aggregators.zones': zoning on " + std::to_string(indices_.size()) +
                       " indices needs method 'kmeans' (got '" + method_ + "')");
   }
+  parse_ab_line(ab_line_);
   if (smoothing_ != 0 && smoothing_ != 3 && smoothing_ != 5) {
     throw ConfigError("stage 'aggregators.zones': option 'smoothing' is " + std::to_string(smoothing_) + "; use 0, 3 or 5");
   }
+}
+
+CellGridGeometry ZonesAggregator::zoning_grid(const std::vector<std::array<double, 2>>& outer_ring,
+                                             const std::vector<std::array<double, 2>>& vertices) const {
+  const AbLineChoice choice = parse_ab_line(ab_line_);
+  try {
+    switch (choice.kind) {
+      case AbLineChoice::Kind::north: {
+        double west = std::numeric_limits<double>::infinity(), south = west, east = -west, north = -west;
+        for (const auto& v : vertices) {
+          west = std::min(west, v[0]), east = std::max(east, v[0]);
+          south = std::min(south, v[1]), north = std::max(north, v[1]);
+        }
+        return make_cell_grid(west, south, east, north, cell_size_m_, cell_width_m());
+      }
+      case AbLineChoice::Kind::longest_edge:
+        return make_ab_line_grid(vertices, longest_edge_line(outer_ring), cell_size_m_, cell_width_m());
+      case AbLineChoice::Kind::heading:
+        return make_ab_line_grid(vertices, edge_line_at_heading(vertices, choice.heading_deg), cell_size_m_, cell_width_m());
+      case AbLineChoice::Kind::points: {
+        const auto& p = choice.points;
+        return make_ab_line_grid(vertices, ab_line_through(p[0], p[1], p[2], p[3]), cell_size_m_, cell_width_m());
+      }
+    }
+  } catch (const std::invalid_argument& e) {
+    throw StageError(std::string("the A-B line (ab_line '") + ab_line_ + "'): " + e.what());
+  }
+  throw StageError("unknown ab_line kind");
+}
+
+double ZonesAggregator::delivery_cell_size_m() const {
+  return delivery_cell_size_m_ > 0 ? delivery_cell_size_m_ : std::min(cell_size_m_, cell_width_m()) / 2;
 }
 
 void ZonesAggregator::make_field_zones(FieldPrescription& rx, const cv::Mat& touches_field,
@@ -78,7 +179,8 @@ void ZonesAggregator::make_field_zones(FieldPrescription& rx, const cv::Mat& tou
   } else {
     for (const auto& summary : summarize_zones(zones, layers.front(), zoning.zone_count)) signatures.push_back({summary.mean_value});
   }
-  const int min_cells = min_patch_cells_for_area(min_zone_area_m2_, cell_size_m_);
+  // A cell's area as the edge of a square of equal area (cells are cell_size_m x cell_width_m).
+  const int min_cells = min_patch_cells_for_area(min_zone_area_m2_, std::sqrt(cell_size_m_ * cell_width_m()));
   zones = merge_small_patches(zones, signatures, min_cells).zone_map;
   for (const auto& island : merge_patches_below_area(zones, cell_area_m2, signatures, min_zone_area_m2_)) {
     rx.warnings.push_back("a zone " + std::to_string(island.zone) + " patch of " + std::to_string(std::lround(island.area_m2)) +

@@ -70,9 +70,9 @@ std::vector<std::string> IsoxmlWriter::do_write_field(const FieldPrescription& r
   spec.boundary = polygons_of(*rx.field->boundary.wgs84);
   spec.field_area_m2 = rx.field->boundary.area_m2;
   spec.grid.south_lat = rx.grid.south_lat();
-  spec.grid.west_lon = rx.grid.west_lon;
-  spec.grid.cell_lat_deg = rx.grid.cell_lat_deg;
-  spec.grid.cell_lon_deg = rx.grid.cell_lon_deg;
+  spec.grid.west_lon = rx.grid.west_lon();
+  spec.grid.cell_lat_deg = rx.grid.cell_lat_deg();
+  spec.grid.cell_lon_deg = rx.grid.cell_lon_deg();
   spec.grid.columns = rx.grid.columns;
   spec.grid.rows = rx.grid.rows;
   spec.grid.zone_of_cell.resize(static_cast<std::size_t>(rx.grid.columns) * rx.grid.rows);

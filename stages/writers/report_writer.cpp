@@ -98,6 +98,8 @@ struct Texts {
   const char* zoning_layers;
   const char* cell_size;
   const char* grid;
+  const char* ab_grid;       // "Zoning grid (A-B line)"
+  const char* ab_grid_note;  // how the A-B zones reach the north-aligned delivery grid
   const char* coordinates;
   const char* coordinates_note;
   const char* areas_note;
@@ -177,6 +179,9 @@ constexpr Texts kEnglish{
     "Zoning layers",
     "Cell size",
     "Grid",
+    "Zoning grid (A-B line)",
+    "zones were made on cells along the A-B line; the ISOXML grid and drone raster above carry them on "
+    "north-aligned cells, each with the zone at its centre",
     "Coordinates",
     "WGS84 (EPSG:4326) longitude/latitude. Not GCJ-02 or BD-09: positions from Chinese web maps "
     "are offset by hundreds of metres and must not be mixed with these.",
@@ -256,6 +261,8 @@ constexpr Texts kChinese{
     "分区图层",
     "网格尺寸",
     "网格",
+    "分区网格（A-B 作业线）",
+    "分区在沿 A-B 作业线的网格上生成；上面的 ISOXML 网格和无人机栅格为正北方向网格，每格取其中心所在的分区",
     "坐标",
     "WGS84（EPSG:4326）经纬度。不是 GCJ-02 或 "
     "BD-09：国内网络地图的坐标有数百米偏移，不能与本处方混用。",
@@ -366,8 +373,8 @@ void draw_ring(cv::Mat& image, const OGRLinearRing& ring, const CellGridGeometry
   constexpr int kShift = 4;  // sub-pixel vertices: 1/16 px
   std::vector<cv::Point> points;
   for (int i = 0; i < ring.getNumPoints(); ++i) {
-    const double x = (ring.getX(i) - grid.west_lon) / grid.cell_lon_deg * zoom;
-    const double y = (grid.north_lat - ring.getY(i)) / grid.cell_lat_deg * zoom;
+    const double x = (ring.getX(i) - grid.west_lon()) / grid.cell_lon_deg() * zoom;
+    const double y = (grid.north_lat() - ring.getY(i)) / grid.cell_lat_deg() * zoom;
     points.emplace_back(static_cast<int>(std::lround(x * (1 << kShift))),
                         static_cast<int>(std::lround(y * (1 << kShift))));
   }
@@ -378,8 +385,8 @@ void draw_ring(cv::Mat& image, const OGRLinearRing& ring, const CellGridGeometry
 
 // Outlines the field boundary (WGS84) on a zoomed cell image.
 void draw_boundary(cv::Mat& image, const FieldPrescription& rx, int zoom) {
-  if (rx.field == nullptr || !rx.field->boundary.wgs84 || !(rx.grid.cell_lon_deg > 0) ||
-      !(rx.grid.cell_lat_deg > 0)) {
+  if (rx.field == nullptr || !rx.field->boundary.wgs84 || !(rx.grid.cell_lon_deg() > 0) ||
+      !(rx.grid.cell_lat_deg() > 0)) {
     return;
   }
   const OGRGeometry* geometry = rx.field->boundary.wgs84.get();
@@ -985,12 +992,19 @@ std::string report_html(const FieldPrescription& rx, const ReportSettings& setti
   std::string layers;
   for (const auto& name : rx.zoning_layers) layers += (layers.empty() ? "" : ", ") + name;
   h.fact(t.zoning_layers, html_escape(layers.empty() ? std::string(t.none) : layers));
-  h.fact(t.cell_size, html_escape(smart(g.cell_size_m, 0, 2) + " m (" + fixed(g.cell_lon_deg, 8) +
-                                  "\xC2\xB0 \xC3\x97 " + fixed(g.cell_lat_deg, 8) + "\xC2\xB0)"));
+  h.fact(t.cell_size, html_escape(smart(g.cell_size_m, 0, 2) + " m (" + fixed(g.cell_lon_deg(), 8) +
+                                  "\xC2\xB0 \xC3\x97 " + fixed(g.cell_lat_deg(), 8) + "\xC2\xB0)"));
   h.fact(t.grid,
          html_escape(std::to_string(g.columns) + " \xC3\x97 " + std::to_string(g.rows) + ", W " +
-                     fixed(g.west_lon, 7) + "\xC2\xB0, S " + fixed(g.south_lat(), 7) +
-                     "\xC2\xB0, N " + fixed(g.north_lat, 7) + "\xC2\xB0"));
+                     fixed(g.west_lon(), 7) + "\xC2\xB0, S " + fixed(g.south_lat(), 7) +
+                     "\xC2\xB0, N " + fixed(g.north_lat(), 7) + "\xC2\xB0"));
+  if (rx.zoning_grid) {
+    const CellGridGeometry& a = *rx.zoning_grid;
+    h.fact(t.ab_grid, html_escape(fixed(a.heading_deg, 2) + "\xC2\xB0, A " + fixed(a.anchor_lon, 7) + "\xC2\xB0 E " +
+                                  fixed(a.anchor_lat, 7) + "\xC2\xB0 N, " + smart(a.cell_size_m, 0, 2) + " \xC3\x97 " +
+                                  smart(a.cell_width_m, 0, 2) + " m, " + std::to_string(a.columns) + " \xC3\x97 " +
+                                  std::to_string(a.rows) + "; " + t.ab_grid_note));
+  }
   h.fact(t.coordinates, html_escape(t.coordinates_note));
   h.fact("UTM", html_escape("EPSG:" + std::to_string(field.utm_epsg)));
   h.fact(t.valid_pixels, html_escape(integer(rx.valid_pixels)));

@@ -187,14 +187,15 @@ nlohmann::ordered_json summary_json(const FieldPrescription& rx) {
                   {"reserve_fraction", m.reserve_fraction}};
   const CellGridGeometry& g = rx.grid;
   json grid = {{"crs", "EPSG:4326"},
-               {"west_lon", g.west_lon},
+               {"west_lon", g.west_lon()},
                {"south_lat", g.south_lat()},
-               {"north_lat", g.north_lat},
-               {"cell_lon_deg", g.cell_lon_deg},
-               {"cell_lat_deg", g.cell_lat_deg},
+               {"north_lat", g.north_lat()},
+               {"cell_lon_deg", g.cell_lon_deg()},
+               {"cell_lat_deg", g.cell_lat_deg()},
                {"rows", g.rows},
                {"columns", g.columns},
                {"cell_size_m", g.cell_size_m},
+               {"cell_width_m", g.cell_width_m},
                {"row_0", "north"}};
 
   json out;
@@ -233,6 +234,18 @@ nlohmann::ordered_json summary_json(const FieldPrescription& rx) {
   out["machine"] = machine;
   out["warnings"] = rx.warnings;
   out["grid"] = grid;
+  if (rx.zoning_grid) {
+    const CellGridGeometry& a = *rx.zoning_grid;
+    out["zoning_grid"] = {{"kind", a.north_aligned() ? "north" : "ab_line"},
+                          {"heading_deg", a.heading_deg},
+                          {"anchor_lon", a.anchor_lon},
+                          {"anchor_lat", a.anchor_lat},
+                          {"cell_size_m", a.cell_size_m},
+                          {"cell_width_m", a.cell_width_m},
+                          {"columns", a.columns},
+                          {"rows", a.rows},
+                          {"geotransform", a.geotransform()}};
+  }
   return out;
 }
 

@@ -83,6 +83,148 @@ std::string prescribe(const SynthFarm& farm, const std::string& out, const std::
   return out;
 }
 
+// The independent checks of one field's exports (the acceptance checks): ISO XSD + isoxml
+// parser, totals vs OGR areas of zones.shp, every ISOXML cell vs the zone polygon under its
+// centre (rows south->north), the drone raster through GDAL and the geotiff npm reader.
+void check_field_exports(const std::string& out, const std::map<std::string, std::string>& row) {
+  const char* node_modules = std::getenv("FIELDRX_NODE_MODULES");
+  const std::string modules = node_modules ? node_modules : FIELDRX_NODE_MODULES;
+  INFO("field " << row.at("field_id") << ": " << row.at("message"));
+  REQUIRE(row.at("status") != "error");
+  const std::string dir = out + "/" + row.at("field_id");
+  // 1. ISO 11783-10 schema and the isoxml npm parser.
+  CHECK(test::run_command("xmllint --noout --schema " + test::shared_path("data/prescriptions/xsd_ISO11783-10/ISO11783_TaskFile_V4-3.xsd") + " " + dir + "/TASKDATA/TASKDATA.XML").exit_code == 0);
+  const auto parsed = test::run_command("NODE_PATH=" + modules + " node " + test::shared_path("data/prescriptions/tools/isoxml_js_validate_dir.js") + " " + dir + "/TASKDATA");
+  INFO(parsed.output);
+  CHECK_THAT(parsed.output, Catch::Contains("\"problems\":[]"));
+  // 2. total_product = sum RATE x area of the clipped zones.shp polygons, measured with OGR in UTM 52N.
+  const auto zones = read_zones(dir + "/zones.shp");
+  REQUIRE(zones.size() >= 2);
+  double total = 0, area = 0;
+  for (const auto& zone : zones) {
+    const double a = utm_area_m2(*zone.geometry, 32652);
+    total += zone.rate * a / 10000.0;
+    area += a;
+  }
+  CHECK(std::stod(row.at("total_product")) == Approx(total).epsilon(0.001));
+  // No zone patch (polygon part) below the minimum zone area survives, unless reported as isolated.
+  for (const auto& zone : zones) {
+    std::vector<const OGRGeometry*> parts;
+    if (wkbFlatten(zone.geometry->getGeometryType()) == wkbPolygon) {
+      parts.push_back(zone.geometry.get());
+    } else {
+      for (const OGRPolygon* part : *zone.geometry->toMultiPolygon()) parts.push_back(part);
+    }
+    for (const OGRGeometry* part : parts) {
+      if (utm_area_m2(*part, 32652) < 400.0 - 1e-6) CHECK_THAT(row.at("message"), Catch::Contains("isolated"));
+    }
+  }
+  CHECK(std::stod(row.at("area_ha")) == Approx(area / 10000.0).epsilon(0.001));  // zones cover the field
+  const auto summary = nlohmann::json::parse(read_text(dir + "/summary.json"));
+  CHECK(summary["total_product"].get<double>() == Approx(total).epsilon(0.001));
+  // 3. Every ISOXML cell holds the rate of the zone at its centre (0 outside); row 0 is the south.
+  const std::string xml = read_text(dir + "/TASKDATA/TASKDATA.XML");
+  const double south = attribute(xml, "GRD", "A"), west = attribute(xml, "GRD", "B");
+  const double dlat = attribute(xml, "GRD", "C"), dlon = attribute(xml, "GRD", "D");
+  const int cols = static_cast<int>(attribute(xml, "GRD", "E")), nrows = static_cast<int>(attribute(xml, "GRD", "F"));
+  const std::string bin = read_text(dir + "/TASKDATA/GRD00001.bin");
+  REQUIRE(bin.size() == static_cast<std::size_t>(cols) * nrows * 4);
+  int checked = 0, inside = 0;
+  for (int r = 0; r < nrows; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      std::int32_t raw;
+      std::memcpy(&raw, bin.data() + (static_cast<std::size_t>(r) * cols + c) * 4, 4);
+      OGRPoint centre(west + (c + 0.5) * dlon, south + (r + 0.5) * dlat);
+      double expected = 0;
+      for (const auto& zone : zones) {
+        if (zone.geometry->Contains(&centre)) expected = zone.rate;
+      }
+      if (expected > 0) ++inside;
+      CHECK(raw == std::lround(expected * 10000));
+      ++checked;
+    }
+  }
+  CHECK(inside > 100);
+  // 4. The drone raster: EPSG:4326, and the same rate at the same cell centres.
+  const auto info = test::run_command("gdalinfo " + dir + "/rx_wgs84.tif");
+  CHECK_THAT(info.output, Catch::Contains("ID[\"EPSG\",4326]"));
+  CHECK(std::filesystem::exists(dir + "/rx_wgs84.tfw"));
+  // ... and through the geotiff npm package, a reader that is not GDAL: same grid, zone rates only.
+  const auto js = test::run_command("NODE_PATH=" + modules + " node " + test::source_path("tests/data/geotiff_read.js") + " " + dir + "/rx_wgs84.tif");
+  INFO(js.output);
+  REQUIRE(js.exit_code == 0);
+  const auto tif = nlohmann::json::parse(js.output);
+  CHECK(tif["epsg"].get<int>() == 4326);
+  CHECK(tif["width"].get<int>() == cols);
+  CHECK(tif["height"].get<int>() == nrows);
+  CHECK(tif["origin"][0].get<double>() == Approx(west).margin(1e-8));
+  CHECK(tif["origin"][1].get<double>() == Approx(south + nrows * dlat).margin(1e-8));
+  for (const auto& value : tif["distinct"]) {
+    bool known = value.get<double>() == 0;
+    for (const auto& zone : zones) known = known || std::abs(zone.rate - value.get<double>()) < 1e-4;
+    CHECK(known);
+  }
+  CHECK(std::filesystem::exists(dir + "/TASKDATA.zip"));
+  CHECK(std::filesystem::exists(dir + "/zones.geojson"));
+  CHECK(std::filesystem::exists(dir + "/zones.kml"));
+  CHECK(std::filesystem::exists(dir + "/zones.prj"));
+}
+
+// Metres on a transverse Mercator centred on a point (PROJ): bearings and distances over a
+// field within millimetres, and independent of the plane fieldrx lays its grids in.
+class LocalMetres {
+ public:
+  LocalMetres(double lon, double lat) {
+    OGRSpatialReference wgs84, local;
+    wgs84.importFromEPSG(4326);
+    wgs84.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    local.SetProjCS("local transverse Mercator");
+    local.SetWellKnownGeogCS("WGS84");
+    local.SetTM(lat, lon, 1.0, 0.0, 0.0);
+    local.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+    to_local_.reset(OGRCreateCoordinateTransformation(&wgs84, &local));
+    REQUIRE(to_local_);
+  }
+  OGRGeometryUniquePtr operator()(const OGRGeometry& lonlat) const {
+    OGRGeometryUniquePtr g(lonlat.clone());
+    REQUIRE(g->transform(to_local_.get()) == OGRERR_NONE);
+    return g;
+  }
+
+ private:
+  std::unique_ptr<OGRCoordinateTransformation> to_local_;
+};
+
+std::map<std::string, OGRGeometryUniquePtr> read_boundaries(const std::string& path) {
+  configure_gdal(64 << 20);
+  DatasetPtr ds = open_vector(path);
+  std::map<std::string, OGRGeometryUniquePtr> boundaries;
+  for (auto& feature : *ds->GetLayer(0)) {
+    boundaries[feature->GetFieldAsString("field_id")] = OGRGeometryUniquePtr(feature->GetGeometryRef()->clone());
+  }
+  return boundaries;
+}
+
+// Every ring of a (multi)polygon.
+std::vector<const OGRLinearRing*> rings_of(const OGRGeometry& geometry) {
+  std::vector<const OGRLinearRing*> rings;
+  std::vector<const OGRPolygon*> polygons;
+  if (wkbFlatten(geometry.getGeometryType()) == wkbPolygon) {
+    polygons.push_back(geometry.toPolygon());
+  } else {
+    for (const OGRPolygon* p : *geometry.toMultiPolygon()) polygons.push_back(p);
+  }
+  for (const OGRPolygon* polygon : polygons) {
+    for (const OGRLinearRing* ring : *polygon) rings.push_back(ring);
+  }
+  return rings;
+}
+
+double bearing_deg(double dx, double dy) {
+  const double b = std::atan2(dx, dy) * 180 / M_PI;
+  return b < 0 ? b + 360 : b;
+}
+
 }  // namespace
 
 TEST_CASE("prescriptions on a synthetic farm pass the independent checks", "[e2e][prescribe]") {
@@ -91,88 +233,76 @@ TEST_CASE("prescriptions on a synthetic farm pass the independent checks", "[e2e
   const std::string out = prescribe(farm, farm.out("rx"), "--machine dji-agras-t50 --threads 2");
   const auto rows = test::read_csv(out + "/summary.csv");
   REQUIRE(rows.size() == 6);
-  const char* node_modules = std::getenv("FIELDRX_NODE_MODULES");
-  const std::string modules = node_modules ? node_modules : FIELDRX_NODE_MODULES;
+  for (const auto& row : rows) check_field_exports(out, row);
+}
+
+TEST_CASE("zones along an A-B line follow its passes and pass the independent checks", "[e2e][prescribe][abline]") {
+  // Guards A-B grids: the zone polygons' inner edges run along and across the line at whole
+  // cell widths/lengths from A (measured on a PROJ transverse Mercator, not fieldrx's plane),
+  // and the north-aligned ISOXML grid and drone raster pass every independent check.
+  SynthFarm farm;
+  const auto boundaries = read_boundaries(farm.fields());
+  const double heading = 30, along = 10, across = 7;
+  const std::string out = prescribe(farm, farm.out("ab"), "--ab-line 30 --cell-width 7 --threads 2");
+  const auto rows = test::read_csv(out + "/summary.csv");
+  REQUIRE(rows.size() == 6);
+  const double t = heading * M_PI / 180;
+  const double across_e = std::cos(t), across_n = -std::sin(t), back_e = -std::sin(t), back_n = -std::cos(t);
+  int inner_edges = 0;
   for (const auto& row : rows) {
-    INFO("field " << row.at("field_id") << ": " << row.at("message"));
-    REQUIRE(row.at("status") != "error");
-    const std::string dir = out + "/" + row.at("field_id");
-    // 1. ISO 11783-10 schema and the isoxml npm parser.
-    CHECK(test::run_command("xmllint --noout --schema " + test::shared_path("data/prescriptions/xsd_ISO11783-10/ISO11783_TaskFile_V4-3.xsd") + " " + dir + "/TASKDATA/TASKDATA.XML").exit_code == 0);
-    const auto parsed = test::run_command("NODE_PATH=" + modules + " node " + test::shared_path("data/prescriptions/tools/isoxml_js_validate_dir.js") + " " + dir + "/TASKDATA");
-    INFO(parsed.output);
-    CHECK_THAT(parsed.output, Catch::Contains("\"problems\":[]"));
-    // 2. total_product = sum RATE x area of the clipped zones.shp polygons, measured with OGR in UTM 52N.
-    const auto zones = read_zones(dir + "/zones.shp");
-    REQUIRE(zones.size() >= 2);
-    double total = 0, area = 0;
-    for (const auto& zone : zones) {
-      const double a = utm_area_m2(*zone.geometry, 32652);
-      total += zone.rate * a / 10000.0;
-      area += a;
-    }
-    CHECK(std::stod(row.at("total_product")) == Approx(total).epsilon(0.001));
-    // No zone patch (polygon part) below the minimum zone area survives, unless reported as isolated.
-    for (const auto& zone : zones) {
-      std::vector<const OGRGeometry*> parts;
-      if (wkbFlatten(zone.geometry->getGeometryType()) == wkbPolygon) {
-        parts.push_back(zone.geometry.get());
-      } else {
-        for (const OGRPolygon* part : *zone.geometry->toMultiPolygon()) parts.push_back(part);
-      }
-      for (const OGRGeometry* part : parts) {
-        if (utm_area_m2(*part, 32652) < 400.0 - 1e-6) CHECK_THAT(row.at("message"), Catch::Contains("isolated"));
-      }
-    }
-    CHECK(std::stod(row.at("area_ha")) == Approx(area / 10000.0).epsilon(0.001));  // zones cover the field
-    const auto summary = nlohmann::json::parse(read_text(dir + "/summary.json"));
-    CHECK(summary["total_product"].get<double>() == Approx(total).epsilon(0.001));
-    // 3. Every ISOXML cell holds the rate of the zone at its centre (0 outside); row 0 is the south.
-    const std::string xml = read_text(dir + "/TASKDATA/TASKDATA.XML");
-    const double south = attribute(xml, "GRD", "A"), west = attribute(xml, "GRD", "B");
-    const double dlat = attribute(xml, "GRD", "C"), dlon = attribute(xml, "GRD", "D");
-    const int cols = static_cast<int>(attribute(xml, "GRD", "E")), nrows = static_cast<int>(attribute(xml, "GRD", "F"));
-    const std::string bin = read_text(dir + "/TASKDATA/GRD00001.bin");
-    REQUIRE(bin.size() == static_cast<std::size_t>(cols) * nrows * 4);
-    int checked = 0, inside = 0;
-    for (int r = 0; r < nrows; ++r) {
-      for (int c = 0; c < cols; ++c) {
-        std::int32_t raw;
-        std::memcpy(&raw, bin.data() + (static_cast<std::size_t>(r) * cols + c) * 4, 4);
-        OGRPoint centre(west + (c + 0.5) * dlon, south + (r + 0.5) * dlat);
-        double expected = 0;
-        for (const auto& zone : zones) {
-          if (zone.geometry->Contains(&centre)) expected = zone.rate;
+    check_field_exports(out, row);
+    const std::string id = row.at("field_id");
+    const auto summary = nlohmann::json::parse(read_text(out + "/" + id + "/summary.json"));
+    const auto& grid = summary["zoning_grid"];
+    REQUIRE(grid.is_object());
+    CHECK(grid["kind"] == "ab_line");
+    CHECK(grid["heading_deg"].get<double>() == Approx(heading));
+    CHECK(grid["cell_size_m"].get<double>() == along);
+    CHECK(grid["cell_width_m"].get<double>() == across);
+    CHECK(summary["grid"]["cell_size_m"].get<double>() == 3.5);  // delivery: half the narrower A-B edge
+    const LocalMetres local(grid["anchor_lon"].get<double>(), grid["anchor_lat"].get<double>());
+    const OGRGeometryUniquePtr boundary = local(*boundaries.at(id));
+    const OGRGeometryUniquePtr boundary_line(boundary->Boundary());
+    for (const auto& zone : read_zones(out + "/" + id + "/zones.shp")) {
+      const OGRGeometryUniquePtr polygon = local(*zone.geometry);
+      for (const OGRLinearRing* ring : rings_of(*polygon)) {
+        for (int i = 0; i + 1 < ring->getNumPoints(); ++i) {
+          const double x0 = ring->getX(i), y0 = ring->getY(i), x1 = ring->getX(i + 1), y1 = ring->getY(i + 1);
+          if (std::hypot(x1 - x0, y1 - y0) < 0.5) continue;
+          OGRPoint middle((x0 + x1) / 2, (y0 + y1) / 2);
+          if (boundary_line->Distance(&middle) < 0.05) continue;  // the clip along the field's edge
+          const double relative = std::fmod(bearing_deg(x1 - x0, y1 - y0) - heading + 360.0, 180.0);
+          const bool parallel = relative < 0.05 || relative > 179.95, perpendicular = std::abs(relative - 90) < 0.05;
+          INFO(id << " zone " << zone.zone << " edge at bearing " << bearing_deg(x1 - x0, y1 - y0));
+          REQUIRE((parallel || perpendicular));
+          // Distance from A across the line (parallel edges) or along it (perpendicular ones).
+          const double offset = parallel ? middle.getX() * across_e + middle.getY() * across_n
+                                         : middle.getX() * back_e + middle.getY() * back_n;
+          const double cell = parallel ? across : along;
+          CHECK(std::abs(std::remainder(offset, cell)) < 0.1);
+          ++inner_edges;
         }
-        if (expected > 0) ++inside;
-        CHECK(raw == std::lround(expected * 10000));
-        ++checked;
       }
     }
-    CHECK(inside > 100);
-    // 4. The drone raster: EPSG:4326, and the same rate at the same cell centres.
-    const auto info = test::run_command("gdalinfo " + dir + "/rx_wgs84.tif");
-    CHECK_THAT(info.output, Catch::Contains("ID[\"EPSG\",4326]"));
-    CHECK(std::filesystem::exists(dir + "/rx_wgs84.tfw"));
-    // ... and through the geotiff npm package, a reader that is not GDAL: same grid, zone rates only.
-    const auto js = test::run_command("NODE_PATH=" + modules + " node " + test::source_path("tests/data/geotiff_read.js") + " " + dir + "/rx_wgs84.tif");
-    INFO(js.output);
-    REQUIRE(js.exit_code == 0);
-    const auto tif = nlohmann::json::parse(js.output);
-    CHECK(tif["epsg"].get<int>() == 4326);
-    CHECK(tif["width"].get<int>() == cols);
-    CHECK(tif["height"].get<int>() == nrows);
-    CHECK(tif["origin"][0].get<double>() == Approx(west).margin(1e-8));
-    CHECK(tif["origin"][1].get<double>() == Approx(south + nrows * dlat).margin(1e-8));
-    for (const auto& value : tif["distinct"]) {
-      bool known = value.get<double>() == 0;
-      for (const auto& zone : zones) known = known || std::abs(zone.rate - value.get<double>()) < 1e-4;
-      CHECK(known);
+  }
+  CHECK(inner_edges > 50);
+
+  // 'auto' takes each field's longest boundary edge.
+  const std::string automatic = prescribe(farm, farm.out("ab-auto"), "--ab-line auto");
+  for (const auto& [id, lonlat] : boundaries) {
+    const auto summary = nlohmann::json::parse(read_text(automatic + "/" + id + "/summary.json"));
+    const auto& grid = summary["zoning_grid"];
+    const LocalMetres local(grid["anchor_lon"].get<double>(), grid["anchor_lat"].get<double>());
+    const OGRGeometryUniquePtr boundary = local(*lonlat);
+    double longest = 0, longest_bearing = 0;
+    for (const OGRLinearRing* ring : rings_of(*boundary)) {
+      for (int i = 0; i + 1 < ring->getNumPoints(); ++i) {
+        const double dx = ring->getX(i + 1) - ring->getX(i), dy = ring->getY(i + 1) - ring->getY(i);
+        if (std::hypot(dx, dy) > longest) longest = std::hypot(dx, dy), longest_bearing = bearing_deg(dx, dy);
+      }
     }
-    CHECK(std::filesystem::exists(dir + "/TASKDATA.zip"));
-    CHECK(std::filesystem::exists(dir + "/zones.geojson"));
-    CHECK(std::filesystem::exists(dir + "/zones.kml"));
-    CHECK(std::filesystem::exists(dir + "/zones.prj"));
+    INFO(id);
+    CHECK(grid["heading_deg"].get<double>() == Approx(longest_bearing).margin(0.01));
   }
 }
 

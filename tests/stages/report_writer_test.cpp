@@ -46,16 +46,14 @@ struct Fixture {
     rx.crop = "soybean";
 
     CellGridGeometry& g = rx.grid;
-    g.cell_size_m = 20;
-    g.cell_lat_deg = 20 / 111320.0;
-    g.cell_lon_deg = 20 / (111320.0 * std::cos(47.25 * M_PI / 180));
+    g.cell_size_m = g.cell_width_m = 20;
+    const double cell_lat_deg = 20 / 111320.0, cell_lon_deg = 20 / (111320.0 * std::cos(47.25 * M_PI / 180));
     g.columns = 6;
     g.rows = 5;
-    g.west_lon = 132.63;
-    g.north_lat = 47.25 + g.rows * g.cell_lat_deg;
+    g.transform = {132.63, cell_lon_deg, 0, 47.25 + g.rows * cell_lat_deg, 0, -cell_lat_deg};
     // Boundary a little inside the grid.
-    const double w = g.west_lon + 0.2 * g.cell_lon_deg, e = g.west_lon + 5.8 * g.cell_lon_deg;
-    const double s = g.south_lat() + 0.2 * g.cell_lat_deg, n = g.north_lat - 0.2 * g.cell_lat_deg;
+    const double w = g.west_lon() + 0.2 * cell_lon_deg, e = g.west_lon() + 5.8 * cell_lon_deg;
+    const double s = g.south_lat() + 0.2 * cell_lat_deg, n = g.north_lat() - 0.2 * cell_lat_deg;
     OGRGeometry* boundary = nullptr;
     const std::string wkt = "POLYGON ((" + std::to_string(w) + " " + std::to_string(s) + ", " +
                             std::to_string(e) + " " + std::to_string(s) + ", " + std::to_string(e) +
