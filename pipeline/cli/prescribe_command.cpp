@@ -40,7 +40,7 @@ Subcommand add_prescribe_command(CLI::App& app) {
     std::vector<std::string> images;
     std::string bands, nodata, scale, fields, field_id, ids, crop_attribute, index = "ndvi", method = "jenks";
     std::string rates, rate_mode = "absolute", base_rate, rate_function, unit = "L/ha", machine, product, exclusions;
-    std::string edge_cells = "centre", output, customer, farm, ab_line = "north";
+    std::string edge_cells = "centre", output, customer, farm, ab_line = "north", ab_line_attribute;
     int zones = 3, isoxml_version = 4, grid_type = 2, smoothing = 3;
     double cell_size = 10, cell_width = 0, delivery_cell_size = 0, min_zone_area = 500, buffer = 0, exclusion_buffer = 0, label_min = 0, label_max = 0;
     bool no_report = false;
@@ -72,6 +72,8 @@ Subcommand add_prescribe_command(CLI::App& app) {
   c->add_option("--ab-line", args->ab_line,
                 "grid along an A-B line: auto (the field's longest edge), a bearing in degrees (e.g. 35.5), "
                 "or lonA,latA,lonB,latB; default north (north-aligned grid)");
+  c->add_option("--ab-line-attribute", args->ab_line_attribute,
+                "boundary attribute holding each field's own A-B line (same forms; empty values use --ab-line)");
   c->add_option("--delivery-cell-size", args->delivery_cell_size,
                 "with --ab-line: north-aligned cell edge in m of the ISOXML grid and drone raster (default: half the A-B cell)");
   c->add_option("--min-zone-area", args->min_zone_area, "minimum zone patch area in m2 (default 500)");
@@ -103,6 +105,7 @@ Subcommand add_prescribe_command(CLI::App& app) {
             fields.options["field_id"] = args->field_id;
             if (!args->ids.empty()) fields.options["ids"] = args->ids;
             if (!args->crop_attribute.empty()) fields.options["crop_attribute"] = args->crop_attribute;
+            if (!args->ab_line_attribute.empty()) fields.options["ab_line_attribute"] = args->ab_line_attribute;
             fields.options["buffer_m"] = args->buffer;
             if (!args->exclusions.empty()) fields.options["exclusions"] = args->exclusions;
             fields.options["exclusion_buffer_m"] = args->exclusion_buffer;

@@ -77,7 +77,8 @@ void deliver_on_north_grid(FieldPrescription& rx, const OGRGeometry& treatable, 
 
 // Everything for one field; throws on anything that makes this field's prescription unsafe.
 FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout, const Field& field,
-                             const std::string& crop, const LonLatTransform& lonlat, const ExecutionSettings& settings) {
+                             const std::string& crop, const std::string& ab_line, const LonLatTransform& lonlat,
+                             const ExecutionSettings& settings) {
   FieldOutcome outcome;
   outcome.field_id = field.id;
   outcome.crop = crop;
@@ -90,7 +91,7 @@ FieldOutcome prescribe_field(const PrescribeJob& job, const RasterLayout& layout
   if (field.status == FieldStatus::warning) rx.warnings.push_back(field.message);
 
   const OGRGeometry& treatable = *field.treatable.wgs84;
-  rx.grid = job.zones->zoning_grid(main_outer_ring(*field.boundary.wgs84), geometry_vertices(treatable));
+  rx.grid = job.zones->zoning_grid(main_outer_ring(*field.boundary.wgs84), geometry_vertices(treatable), ab_line);
   const cv::Mat touches = rasterize_on_grid(treatable, rx.grid, true);
   const cv::Mat centres = rasterize_on_grid(treatable, rx.grid, false);
   rx.cell_in_field = job.zones->edge_cells_touching() ? touches : centres;
@@ -227,10 +228,15 @@ PrescribeJob build_prescribe_job(const PipelineConfig& config, const StageRegist
   return job;
 }
 
-std::string OpenedPrescribeJob::crop_of(const std::string& field_id) const {
-  const auto it = crops.find(field_id);
-  return it == crops.end() ? std::string() : it->second;
+namespace {
+std::string value_or_empty(const std::map<std::string, std::string>& values, const std::string& key) {
+  const auto it = values.find(key);
+  return it == values.end() ? std::string() : it->second;
 }
+}  // namespace
+
+std::string OpenedPrescribeJob::crop_of(const std::string& field_id) const { return value_or_empty(crops, field_id); }
+std::string OpenedPrescribeJob::ab_line_of(const std::string& field_id) const { return value_or_empty(ab_lines, field_id); }
 
 OpenedPrescribeJob open_prescribe_job(PrescribeJob& job) {
   job.zones->validate();
@@ -249,13 +255,15 @@ OpenedPrescribeJob open_prescribe_job(PrescribeJob& job) {
   opened.fields = job.fields->read(layout.georef.crs_wkt);
   check_raster_crs(opened.fields, layout.georef, job.image->describe());
   opened.crops = job.fields->crops();
+  opened.ab_lines = job.fields->ab_lines();
   opened.lonlat = std::make_unique<LonLatTransform>(layout.georef.crs_wkt);
   return opened;
 }
 
 FieldOutcome prescribe_one_field(const PrescribeJob& job, const OpenedPrescribeJob& opened, const Field& field,
                                  const ExecutionSettings& pass) {
-  return prescribe_field(job, opened.layout, field, opened.crop_of(field.id), *opened.lonlat, pass);
+  return prescribe_field(job, opened.layout, field, opened.crop_of(field.id), opened.ab_line_of(field.id), *opened.lonlat,
+                         pass);
 }
 
 FieldOutcome failed_field_outcome(const Field& field, const std::string& crop, const std::string& message) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The prescription workflow, field by field:
-//   image (readers.orthomosaic) + boundaries (readers.fields)
+//   image (readers.orthomosaic, or readers.captures: a raw flight mosaicked once into
+//   OUTPUT/mosaic.tif by calibrate_workflow.hpp) + boundaries (readers.fields)
 //   -> one tile pass over the field's window: indices (filters.indices) and, for the pixels in
 //      the field, statistics and prescription-grid cell means (aggregators.field_statistics)
 //   -> zones on the grid (aggregators.zones) -> zone polygons clipped to the field, exact areas
@@ -60,12 +61,15 @@ std::vector<FieldOutcome> run_prescribe_job(PrescribeJob& job);
 struct OpenedPrescribeJob {
   RasterLayout layout;
   FieldSet fields;
-  std::map<std::string, std::string> crops;  // field id -> crop
+  std::map<std::string, std::string> crops;     // field id -> crop
+  std::map<std::string, std::string> ab_lines;  // field id -> its A-B line text (readers.fields ab_line_attribute)
   std::unique_ptr<LonLatTransform> lonlat;
   std::string crop_of(const std::string& field_id) const;
+  std::string ab_line_of(const std::string& field_id) const;
 };
-// Validates the stages, opens the image, prepares the filters, reads the boundaries; writes nothing.
-// Throws for whole-job problems (bad image, bad boundary file, wrong CRS).
+// Validates the stages, opens the image, prepares the filters, reads the boundaries; writes
+// nothing, except the mosaic of a readers.captures flight when it is not up to date. Throws for
+// whole-job problems (bad image or flight, bad boundary file, wrong CRS).
 OpenedPrescribeJob open_prescribe_job(PrescribeJob& job);
 
 // One field, start to finish, into job.output_dir/<field folder>/. Throws on anything that makes

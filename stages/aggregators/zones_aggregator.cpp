@@ -20,8 +20,9 @@ struct AbLineChoice {
   std::array<double, 4> points{};  // lon A, lat A, lon B, lat B
 };
 
-AbLineChoice parse_ab_line(const std::string& text) {
-  const std::string where = "stage 'aggregators.zones': option 'ab_line' is '" + text + "'; ";
+// `source` names where the text came from, for messages.
+AbLineChoice parse_ab_line(const std::string& text, const std::string& source) {
+  const std::string where = source + " is '" + text + "'; ";
   AbLineChoice choice;
   if (text.empty() || text == "north") return choice;
   if (text == "auto") {
@@ -103,15 +104,19 @@ void ZonesAggregator::validate() const {
     throw ConfigError("stage 'aggregators.zones': zoning on " + std::to_string(indices_.size()) +
                       " indices needs method 'kmeans' (got '" + method_ + "')");
   }
-  parse_ab_line(ab_line_);
+  parse_ab_line(ab_line_, "stage 'aggregators.zones': option 'ab_line'");
   if (smoothing_ != 0 && smoothing_ != 3 && smoothing_ != 5) {
     throw ConfigError("stage 'aggregators.zones': option 'smoothing' is " + std::to_string(smoothing_) + "; use 0, 3 or 5");
   }
 }
 
 CellGridGeometry ZonesAggregator::zoning_grid(const std::vector<std::array<double, 2>>& outer_ring,
-                                             const std::vector<std::array<double, 2>>& vertices) const {
-  const AbLineChoice choice = parse_ab_line(ab_line_);
+                                             const std::vector<std::array<double, 2>>& vertices,
+                                             const std::string& field_ab_line) const {
+  const std::string& text = field_ab_line.empty() ? ab_line_ : field_ab_line;
+  const AbLineChoice choice = field_ab_line.empty()
+                                  ? parse_ab_line(ab_line_, "stage 'aggregators.zones': option 'ab_line'")
+                                  : parse_ab_line(field_ab_line, "the field's A-B line attribute");
   try {
     switch (choice.kind) {
       case AbLineChoice::Kind::north: {
@@ -132,7 +137,7 @@ CellGridGeometry ZonesAggregator::zoning_grid(const std::vector<std::array<doubl
       }
     }
   } catch (const std::invalid_argument& e) {
-    throw StageError(std::string("the A-B line (ab_line '") + ab_line_ + "'): " + e.what());
+    throw StageError("the A-B line '" + text + "': " + e.what());
   }
   throw StageError("unknown ab_line kind");
 }

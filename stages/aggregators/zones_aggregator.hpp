@@ -26,10 +26,12 @@ class ZonesAggregator : public Stage {
   double cell_size_m() const { return cell_size_m_; }
   double cell_width_m() const { return cell_width_m_ > 0 ? cell_width_m_ : cell_size_m_; }
   // The grid a field's zones are made on: north-aligned over the vertices' extent, or along
-  // the A-B line of option ab_line. `outer_ring` is the boundary's main exterior ring (WGS84
+  // the A-B line of option ab_line — or of `field_ab_line` (the field's own, from its boundary
+  // attribute; empty = the option). `outer_ring` is the boundary's main exterior ring (WGS84
   // lon/lat; 'auto' takes its longest edge), `vertices` every vertex of the treatable area.
   CellGridGeometry zoning_grid(const std::vector<std::array<double, 2>>& outer_ring,
-                               const std::vector<std::array<double, 2>>& vertices) const;
+                               const std::vector<std::array<double, 2>>& vertices,
+                               const std::string& field_ab_line = "") const;
   // Edge of the north-aligned cells an A-B grid's zones are delivered on (ISOXML, drone raster).
   double delivery_cell_size_m() const;
   int zone_count() const { return zones_; }

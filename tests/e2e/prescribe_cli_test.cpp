@@ -304,6 +304,39 @@ TEST_CASE("zones along an A-B line follow its passes and pass the independent ch
     INFO(id);
     CHECK(grid["heading_deg"].get<double>() == Approx(longest_bearing).margin(0.01));
   }
+
+  // Each field's own line from a boundary attribute; empty values fall back to --ab-line, a bad
+  // one fails only its field.
+  auto geojson = nlohmann::json::parse(read_text(farm.fields()));
+  const std::map<std::string, std::string> own = {{"F001", "45"}, {"F002", ""}, {"F003", "auto"}, {"F004", "north-east"}};
+  for (auto& feature : geojson["features"]) {
+    const std::string id = feature["properties"]["field_id"];
+    if (own.count(id)) feature["properties"]["ab"] = own.at(id);
+  }
+  const std::string with_attribute = farm.out("fields-ab.geojson");
+  std::ofstream(with_attribute) << geojson.dump();
+  const std::string per_field = farm.out("ab-attr");
+  const auto run = test::run_fieldrx("prescribe --image " + farm.farm_tif() + " --fields " + with_attribute +
+                                     " --field-id field_id --index ndvi --zones 3 --rates 12,15,18 --unit l/ha --cell-size 10"
+                                     " --ab-line 30 --ab-line-attribute ab -q -o " + per_field);
+  INFO(run.output);
+  CHECK(run.exit_code == 5);  // some fields failed
+  auto heading_of = [&](const std::string& dir, const std::string& id) {
+    return nlohmann::json::parse(read_text(dir + "/" + id + "/summary.json"))["zoning_grid"]["heading_deg"].get<double>();
+  };
+  CHECK(heading_of(per_field, "F001") == Approx(45));
+  CHECK(heading_of(per_field, "F002") == Approx(30));
+  CHECK(heading_of(per_field, "F003") == Approx(heading_of(automatic, "F003")));
+  CHECK(heading_of(per_field, "F005") == Approx(30));
+  for (const auto& row : test::read_csv(per_field + "/summary.csv")) {
+    INFO(row.at("field_id"));
+    if (row.at("field_id") == "F004") {
+      CHECK(row.at("status") == "error");
+      CHECK_THAT(row.at("message"), Catch::Contains("A-B line attribute is 'north-east'"));
+    } else {
+      CHECK(row.at("status") != "error");
+    }
+  }
 }
 
 TEST_CASE("prescription outputs are identical at 1 and 2 threads", "[e2e][prescribe][tiling]") {
