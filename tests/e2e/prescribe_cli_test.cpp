@@ -165,9 +165,23 @@ void check_field_exports(const std::string& out, const std::map<std::string, std
     CHECK(known);
   }
   CHECK(std::filesystem::exists(dir + "/TASKDATA.zip"));
-  CHECK(std::filesystem::exists(dir + "/zones.geojson"));
-  CHECK(std::filesystem::exists(dir + "/zones.kml"));
   CHECK(std::filesystem::exists(dir + "/zones.prj"));
+  // 5. GeoJSON and KML read back with ogrinfo: WGS84, the zones and rates of zones.shp.
+  std::map<int, double> shp_rates;
+  for (const auto& zone : zones) shp_rates[zone.zone] = zone.rate;
+  for (const char* file : {"zones.geojson", "zones.kml"}) {
+    INFO(file);
+    const auto summary_info = test::run_command("ogrinfo -so -al " + dir + "/" + file);
+    CHECK_THAT(summary_info.output, Catch::Contains("ID[\"EPSG\",4326]"));
+    const auto listing = test::run_command("ogrinfo -q -al " + dir + "/" + file);
+    REQUIRE(listing.exit_code == 0);
+    std::map<int, double> rates;
+    const std::regex pair(R"(ZONE \(Integer\) = (\d+)\s+RATE \(Real\) = ([0-9.eE+-]+))");
+    for (auto it = std::sregex_iterator(listing.output.begin(), listing.output.end(), pair); it != std::sregex_iterator(); ++it) {
+      rates[std::stoi((*it)[1])] = std::stod((*it)[2]);
+    }
+    CHECK(rates == shp_rates);
+  }
 }
 
 // Metres on a transverse Mercator centred on a point (PROJ): bearings and distances over a
