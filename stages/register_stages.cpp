@@ -5,6 +5,7 @@
 #include "stages/aggregators/prescription_aggregator.hpp"
 #include "stages/aggregators/zones_aggregator.hpp"
 #include "stages/filters/indices_filter.hpp"
+#include "stages/readers/captures_reader.hpp"
 #include "stages/readers/fields_reader.hpp"
 #include "stages/readers/orthomosaic_reader.hpp"
 #include "stages/writers/cog_writer.hpp"
@@ -18,6 +19,7 @@ const StageRegistry& stage_registry() {
   static const StageRegistry registry = [] {
     StageRegistry r;
     r.add<OrthomosaicReader>();
+    r.add<CapturesReader>();
     r.add<FieldsReader>();
     r.add<IndicesFilter>();
     r.add<FieldStatisticsAggregator>();

@@ -9,6 +9,7 @@
 #include "pipeline/log.hpp"
 #include "pipeline/registry.hpp"
 #include "pipeline/runner.hpp"
+#include "pipeline/workflows/calibrate_workflow.hpp"
 #include "pipeline/workflows/prescribe_workflow.hpp"
 
 namespace fieldrx {
@@ -25,6 +26,7 @@ int run_config(PipelineConfig config, bool quiet) {
   set_log_quiet(quiet);
   Pipeline pipeline = build_pipeline(config, stage_registry());
   pipeline.execution.quiet = quiet;
+  prepare_image_reader(*pipeline.reader, config.output, pipeline.execution);  // a raw flight
   const RunReport report = run_pipeline(pipeline);
   log_info("done in " + std::to_string(report.seconds) + " s (" + std::to_string(report.tiles) + " tiles)");
   for (const auto& path : report.outputs) std::cout << path << "\n";

@@ -10,7 +10,7 @@
 //   full resolution). A band converges only when ECC ran to the end at every level, the
 //   correlation is high enough and the residual is below `max_residual_px`; otherwise the
 //   factory seed is kept and the reason reported: never a silently wrong warp.
-//   Seeds: MicaSense RigRelatives (W = K_ref' R K_band'^-1 on undistorted cameras),
+//   Seeds: MicaSense RigRelatives (W = (K_ref' R K_band'^-1)^-1 on undistorted cameras),
 //   DJI M3M CalibratedHMatrix, DJI P4M RelativeOpticalCenter, or the translation phase
 //   correlation finds on the coarsest level when the rig gives nothing (RedEdge-3).
 #include <opencv2/core.hpp>
@@ -56,8 +56,9 @@ double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const c
 // band(W x) sampled onto the reference grid; pixels from outside the band become NaN.
 cv::Mat warp_to_reference(const cv::Mat& band, const cv::Matx33d& warp, cv::Size reference_size);
 
-// MicaSense rig relatives (degrees, applied as Rx(r0) Ry(r1) Rz(r2)) -> reference->band seed,
-// given both cameras' undistorted camera matrices (MicaSense image.get_homography).
+// MicaSense rig relatives (degrees, applied as Rx(r0) Ry(r1) Rz(r2)) -> the band->reference
+// homography K_ref R K_band^-1 of both cameras' undistorted camera matrices (MicaSense
+// image.get_homography); the reference->band seed is its inverse (capture.get_warp_matrices).
 cv::Matx33d rig_relatives_seed(const std::vector<double>& rig_relatives_deg,
                                const cv::Matx33d& band_k, const cv::Matx33d& reference_k);
 

@@ -22,12 +22,13 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
   const BandMetadata& b = capture.bands[band];
   const BandMetadata& r = capture.bands[reference];
   if (band == reference) return cv::Matx33d::eye();
-  if (b.rig_relatives_deg.size() == 3 && b.intrinsics.valid() && r.intrinsics.valid()) {
-    const cv::Matx33d kb = undistorted_camera_matrix(band_camera_matrix(b), b.intrinsics.distortion,
-                                                     {b.width, b.height});
-    const cv::Matx33d kr = undistorted_camera_matrix(band_camera_matrix(r), r.intrinsics.distortion,
-                                                     {r.width, r.height});
-    return rig_relatives_seed(b.rig_relatives_deg, kb, kr);
+  auto undistorted_k = [](const BandMetadata& m) {
+    return undistorted_camera_matrix(band_camera_matrix(m), m.intrinsics.distortion, {m.width, m.height});
+  };
+  const bool both_perspective = b.intrinsics.valid() && r.intrinsics.valid();
+  if (b.rig_relatives_deg.size() == 3 && both_perspective) {
+    const cv::Matx33d warp = rig_relatives_seed(b.rig_relatives_deg, undistorted_k(b), undistorted_k(r)).inv();
+    return warp * (1.0 / warp(2, 2));
   }
   if (b.calibrated_hmatrix.size() == 9 && r.calibrated_hmatrix.size() == 9) {
     // M3M: each band's CalibratedHMatrix maps it onto the common reference; band<-reference
@@ -41,6 +42,9 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
     // P4M: optical centres relative to the NIR camera, px.
     return cv::Matx33d(1, 0, b.relative_optical_center_x - r.relative_optical_center_x, 0, 1,
                        b.relative_optical_center_y - r.relative_optical_center_y, 0, 0, 1);
+  }
+  if ((b.width != r.width || b.height != r.height) && both_perspective) {
+    return undistorted_k(b) * undistorted_k(r).inv();  // same optical axis, other camera
   }
   return cv::Matx33d::eye();
 }
@@ -117,6 +121,20 @@ CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv
     out.reflectance.push_back(stacked);
     out.alignment.push_back(a);
     out.source_band.push_back(i);
+  }
+  // The thermal band: degrees Celsius, placed by the factory geometry (see the header).
+  for (std::size_t i = 0; i < capture.bands.size(); ++i) {
+    const BandMetadata& b = capture.bands[i];
+    if (!b.is_thermal()) continue;
+    if (!out.lwir_celsius.empty()) {
+      out.warnings.push_back(b.path + ": a second thermal band; only the first is kept");
+      continue;
+    }
+    cv::Mat celsius = band_radiance(b, raw[i]);
+    if (b.intrinsics.valid()) {
+      celsius = undistort(celsius, band_undistort_maps(b), std::numeric_limits<double>::quiet_NaN());
+    }
+    out.lwir_celsius = warp_to_reference(celsius, factory_seed(capture, i, out.reference_band), grid);
   }
   if (!any_measured) out.max_residual_px = std::numeric_limits<double>::quiet_NaN();
   if (!options.align) out.all_converged = false;

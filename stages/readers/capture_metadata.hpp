@@ -28,6 +28,10 @@ std::string camera_family_name(CameraFamily family);
 
 inline constexpr double kNoValue = std::numeric_limits<double>::quiet_NaN();
 
+// Band description of a thermal band written beside reflectance (degrees Celsius): a name no
+// reader maps to a reflectance role.
+inline constexpr const char* kLwirCelsiusBand = "lwir_celsius";
+
 // Pinhole + Brown-Conrady model in OpenCV's conventions (pixels; distortion k1,k2,p1,p2,k3).
 struct CameraIntrinsics {
   double fx = kNoValue, fy = kNoValue, cx = kNoValue, cy = kNoValue;

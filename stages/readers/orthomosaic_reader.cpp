@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -15,6 +16,7 @@
 #include "pipeline/errors.hpp"
 #include "pipeline/log.hpp"
 #include "stages/filters/index_kernels.hpp"
+#include "stages/readers/capture_metadata.hpp"
 
 namespace fieldrx {
 namespace {
@@ -97,26 +99,108 @@ StringList OrthomosaicReader::known_roles() {
   StringList roles;
   for (BandRole role : kAllBandRoles) roles.emplace_back(band_role_name(role));
   for (const auto& index : index_catalog()) roles.emplace_back(index.name);
+  // The RedEdge-MX Dual's second band of each colour (see roles_from_descriptions).
+  for (const char* role : {"blue_444", "green_531", "red_650", "red_edge_705", "red_edge_740"}) {
+    roles.emplace_back(role);
+  }
   roles.emplace_back("skip");
   roles.emplace_back("alpha");
   return roles;
 }
 
-std::string OrthomosaicReader::role_from_description(const std::string& description) {
+namespace {
+
+struct DescribedRole {
+  std::string role;       // plain role, index name, skip or alpha; "" when unknown
+  int wavelength_nm = 0;  // from the description, 0 when it names none
+};
+
+DescribedRole parse_description(const std::string& description) {
   static const std::map<std::string, std::string> aliases = {
       {"blue", "blue"}, {"b", "blue"}, {"green", "green"}, {"g", "green"}, {"red", "red"},
       {"r", "red"}, {"rededge", "red_edge"}, {"re", "red_edge"}, {"edge", "red_edge"},
-      {"nir", "nir"}, {"nearinfrared", "nir"}, {"nearir", "nir"}, {"alpha", "alpha"}};
+      {"nir", "nir"}, {"nearinfrared", "nir"}, {"nearir", "nir"}, {"alpha", "alpha"},
+      {"lwircelsius", "skip"}};
   std::string key = lower_alnum(description);
-  // "nir_842nm", "Red 668" -> drop a trailing wavelength.
-  while (!key.empty() && std::isdigit(static_cast<unsigned char>(key.back()))) key.pop_back();
-  if (key.size() > 2 && key.substr(key.size() - 2) == "nm") {
+  // "nir_842nm", "Red 668", "Blue-444" -> the name and a trailing wavelength.
+  auto take_digits = [&key] {
+    std::string digits;
+    while (!key.empty() && std::isdigit(static_cast<unsigned char>(key.back()))) {
+      digits.insert(digits.begin(), key.back());
+      key.pop_back();
+    }
+    return digits;
+  };
+  std::string digits = take_digits();
+  if (digits.empty() && key.size() > 2 && key.substr(key.size() - 2) == "nm") {
     key.resize(key.size() - 2);
-    while (!key.empty() && std::isdigit(static_cast<unsigned char>(key.back()))) key.pop_back();
+    digits = take_digits();
   }
-  if (auto it = aliases.find(key); it != aliases.end()) return it->second;
-  if (find_index(key) != nullptr) return key;
-  return "";
+  DescribedRole out;
+  if (digits.size() <= 5) out.wavelength_nm = digits.empty() ? 0 : std::stoi(digits);
+  if (auto it = aliases.find(key); it != aliases.end()) {
+    out.role = it->second;
+  } else if (find_index(key) != nullptr) {
+    out.role = key;
+  }
+  return out;
+}
+
+// Reference wavelength of each plain role: the MicaSense RedEdge-MX set, whose Dual adds a
+// second band of every colour.
+int reference_wavelength_nm(const std::string& role) {
+  static const std::map<std::string, int> reference = {
+      {"blue", 475}, {"green", 560}, {"red", 668}, {"red_edge", 717}, {"nir", 842}};
+  const auto it = reference.find(role);
+  return it == reference.end() ? 0 : it->second;
+}
+
+}  // namespace
+
+std::string OrthomosaicReader::role_from_description(const std::string& description) {
+  return parse_description(description).role;
+}
+
+StringList OrthomosaicReader::roles_from_descriptions(const StringList& descriptions) {
+  std::vector<DescribedRole> parsed;
+  for (const auto& d : descriptions) parsed.push_back(parse_description(d));
+  StringList roles(descriptions.size());
+  std::map<std::string, std::vector<std::size_t>> by_role;
+  for (std::size_t i = 0; i < parsed.size(); ++i) {
+    if (!parsed[i].role.empty()) by_role[parsed[i].role].push_back(i);
+  }
+  for (const auto& [role, bands] : by_role) {
+    if (bands.size() == 1 || role == "skip") {
+      for (std::size_t i : bands) roles[i] = role;
+      continue;
+    }
+    auto describe = [&](std::size_t i) { return "band " + std::to_string(i + 1) + " '" + descriptions[i] + "'"; };
+    const int reference = reference_wavelength_nm(role);
+    if (reference == 0) {
+      throw ConfigError(describe(bands[0]) + " and " + describe(bands[1]) + " both give '" + role +
+                        "'; name every band with --bands (option 'bands')");
+    }
+    // The band nearest the reference wavelength keeps the plain role (no wavelength: nearest).
+    auto distance = [&](std::size_t i) {
+      return parsed[i].wavelength_nm == 0 ? 0 : std::abs(parsed[i].wavelength_nm - reference);
+    };
+    std::size_t plain = bands[0];
+    for (std::size_t i : bands) plain = distance(i) < distance(plain) ? i : plain;
+    std::map<std::string, std::size_t> taken;
+    for (std::size_t i : bands) {
+      if (i != plain && distance(i) == distance(plain)) {
+        throw ConfigError(describe(plain) + " and " + describe(i) + " are both '" + role + "' at " +
+                          std::to_string(distance(i)) + " nm from its " + std::to_string(reference) +
+                          " nm reference; name every band with --bands (option 'bands')");
+      }
+      roles[i] = i == plain ? role : role + "_" + std::to_string(parsed[i].wavelength_nm);
+      if (auto [at, fresh] = taken.emplace(roles[i], i); !fresh) {
+        throw ConfigError(describe(at->second) + " and " + describe(i) + " both give '" + roles[i] +
+                          "'; name every band with --bands (option 'bands')");
+      }
+    }
+  }
+  return roles;
 }
 
 void OrthomosaicReader::declare_options(OptionSet& options) {
@@ -157,6 +241,13 @@ RasterLayout OrthomosaicReader::do_open() {
                       " bands; give one role per band (use 'skip' for bands to ignore)");
   }
   if (roles.empty()) {
+    // Descriptions of all files at once, so duplicate colours resolve the same in any order.
+    StringList descriptions;
+    for (const auto& ds : datasets) {
+      for (int b = 1; b <= ds->GetRasterCount(); ++b) descriptions.emplace_back(ds->GetRasterBand(b)->GetDescription());
+    }
+    const StringList described = roles_from_descriptions(descriptions);
+    std::size_t at = 0;
     for (std::size_t f = 0; f < datasets.size(); ++f) {
       GDALDataset& ds = *datasets[f];
       const int count = ds.GetRasterCount();
@@ -172,8 +263,8 @@ RasterLayout OrthomosaicReader::do_open() {
       }
       const bool plain_rgb = (count == 3 || (count == 4 && colour[3] == "alpha")) &&
                              colour[0] == "red" && colour[1] == "green" && colour[2] == "blue";
-      for (int b = 1; b <= count; ++b) {
-        std::string role = role_from_description(ds.GetRasterBand(b)->GetDescription());
+      for (int b = 1; b <= count; ++b, ++at) {
+        std::string role = described[at];
         if (role.empty() && (plain_rgb || colour[static_cast<std::size_t>(b - 1)] == "alpha")) {
           role = colour[static_cast<std::size_t>(b - 1)];
         }
@@ -182,6 +273,10 @@ RasterLayout OrthomosaicReader::do_open() {
                             ds.GetRasterBand(b)->GetDescription() +
                             "') has no recognisable role; name every band with --bands, e.g. "
                             "--bands blue,green,red,red_edge,nir");
+        }
+        if (descriptions[at] == kLwirCelsiusBand) {
+          log_info(files_[f] + ": band " + std::to_string(b) + " '" + kLwirCelsiusBand +
+                   "' is a temperature (degrees C), not reflectance; not read");
         }
         roles.push_back(role);
       }

@@ -8,6 +8,14 @@
 //   Options: files, bands (roles in file/band order; 'skip' and 'alpha' allowed; default from
 //   the band descriptions), nodata, scale (reflectance per digital number, e.g. 1/65535),
 //   offset, resampling.
+//   Roles from descriptions (roles_from_descriptions): a colour that appears once gets its plain
+//   role whatever its wavelength ("Red 650" -> red). When a colour appears several times (the
+//   RedEdge-MX Dual's 10 bands), the band nearest the reference wavelength -- blue 475, green
+//   560, red 668, red_edge 717, nir 842 nm; a name without a wavelength counts as the reference --
+//   gets the plain role and the others <role>_<nm>: Blue-444 -> blue_444, Green-531 ->
+//   green_531, Red-650 -> red_650, RedEdge-705 -> red_edge_705, RedEdge-740 -> red_edge_740.
+//   The result does not depend on band order. `lwir_celsius` (a temperature written by
+//   `fieldrx calibrate`) is skipped: it is not reflectance.
 // Reads go through one GDAL dataset handle per thread (GDAL 3.6 datasets are not thread-safe)
 // with all needed bands of a file in one RasterIO call per tile.
 #include <tbb/enumerable_thread_specific.h>
@@ -29,6 +37,9 @@ class OrthomosaicReader : public Reader {
   static StringList known_roles();
   // Role guessed from a band description ("NIR", "Red edge", "RedEdge", "B", "nir_842nm"), or "".
   static std::string role_from_description(const std::string& description);
+  // Roles of all bands of an image from their descriptions, by the rule above ("" where a
+  // description is not recognised). Throws ConfigError when two bands claim one role.
+  static StringList roles_from_descriptions(const StringList& descriptions);
 
  private:
   void declare_options(OptionSet& options) override;

@@ -53,6 +53,7 @@ MosaicFrame mosaic_frame(const Capture& capture, const CalibratedCapture& calibr
   f.path = path;
   f.capture_id = capture.id;
   f.band_names = calibrated.band_names;
+  f.has_lwir = !calibrated.lwir_celsius.empty();
   f.camera = calibrated.reference_camera;
   f.size = cv::Size(ref.width, ref.height);
   f.latitude_deg = ref.latitude_deg;
@@ -176,13 +177,14 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
         " cell mosaic is too large for the quick mosaic; give a coarser --mosaic-gsd-m");
   }
   const std::vector<std::string>& names = placed.front().frame->band_names;
-  std::vector<cv::Mat> bands(names.size());
+  const bool lwir = placed.front().frame->has_lwir;
+  std::vector<cv::Mat> bands(names.size() + (lwir ? 1 : 0));
   for (auto& b : bands) b = cv::Mat(height, width, CV_32F, cv::Scalar(kNaNf));
   cv::Mat best(height, width, CV_32F, cv::Scalar(std::numeric_limits<float>::infinity()));
 
   for (const auto& p : placed) {
     const MosaicFrame& f = *p.frame;
-    if (f.band_names != names) {
+    if (f.band_names != names || f.has_lwir != lwir) {
       log_warning("mosaic: capture " + f.capture_id + " has other bands than the first; left out");
       continue;
     }
@@ -214,8 +216,8 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
       for (int c = 0; c < box.width; ++c)
         d[c] = static_cast<float>(std::hypot(min_e + (c0 + c + 0.5) * gsd_m - p.e, north - p.n));
     }
-    std::vector<cv::Mat> warped(names.size());
-    for (std::size_t b = 0; b < names.size(); ++b) {
+    std::vector<cv::Mat> warped(bands.size());
+    for (std::size_t b = 0; b < bands.size(); ++b) {
       cv::Mat frame(f.size, CV_32F);
       check_gdal(ds->GetRasterBand(static_cast<int>(b) + 1)
                      ->RasterIO(GF_Read, 0, 0, frame.cols, frame.rows, frame.data, frame.cols,
@@ -231,10 +233,10 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
         float& b = best.at<float>(r0 + r, c0 + c);
         if (!(d < b)) continue;
         bool valid = true;
-        for (const auto& w : warped) valid = valid && std::isfinite(w.at<float>(r, c));
+        for (std::size_t k = 0; k < names.size(); ++k) valid = valid && std::isfinite(warped[k].at<float>(r, c));
         if (!valid) continue;
         b = d;
-        for (std::size_t k = 0; k < names.size(); ++k)
+        for (std::size_t k = 0; k < bands.size(); ++k)
           bands[k].at<float>(r0 + r, c0 + c) = warped[k].at<float>(r, c);
       }
     }
@@ -244,10 +246,15 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
   utm.exportToWkt(&wkt);
   const std::string crs = wkt ? wkt : "";
   CPLFree(wkt);
-  write_float_stack(path, bands, names,
+  std::vector<std::string> descriptions = names, units(names.size(), "");
+  if (lwir) {
+    descriptions.emplace_back(kLwirCelsiusBand);
+    units.emplace_back("degC");
+  }
+  write_float_stack(path, bands, descriptions,
                     {{"MOSAIC", "direct georeferencing, nadir-most capture per cell"},
                      {"GSD_M", std::to_string(gsd_m)}},
-                    gt, crs, true);
+                    gt, crs, true, units);
   log_info("mosaic: " + std::to_string(placed.size()) + " captures, " + std::to_string(width) +
            " x " + std::to_string(height) + " cells of " + std::to_string(gsd_m) +
            " m, EPSG:" + std::to_string(epsg));

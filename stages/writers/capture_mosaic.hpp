@@ -25,7 +25,8 @@ namespace fieldrx {
 struct MosaicFrame {
   std::string path;  // the capture's reflectance GeoTIFF
   std::string capture_id;
-  std::vector<std::string> band_names;
+  std::vector<std::string> band_names;  // reflectance bands
+  bool has_lwir = false;                 // the file's last band is lwir_celsius
   cv::Matx33d camera = cv::Matx33d::eye();  // undistorted camera matrix of the frame
   cv::Size size;
   double latitude_deg = 0, longitude_deg = 0, altitude_m = 0;
@@ -46,7 +47,9 @@ std::vector<cv::Point2d> frame_ground_corners(const MosaicFrame& frame, double e
                                               double height_m);
 
 // Builds OUTDIR/mosaic.tif (COG, Float32, NaN nodata, band descriptions). `gsd_m` 0: the
-// median ground sample distance of the frames.
+// median ground sample distance of the frames. A cell takes the nadir-most frame whose
+// reflectance bands all hold a value there; frames with a thermal band add `lwir_celsius` (degC)
+// as the last band, NaN where that frame's thermal camera does not see.
 void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::string& path,
                         double gsd_m, std::optional<double> ground_elevation_m = std::nullopt);
 

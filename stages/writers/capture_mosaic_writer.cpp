@@ -14,7 +14,8 @@ namespace fieldrx {
 void write_float_stack(const std::string& path, const std::vector<cv::Mat>& bands,
                        const std::vector<std::string>& descriptions,
                        const std::vector<std::pair<std::string, std::string>>& metadata,
-                       const double* geotransform, const std::string& crs_wkt, bool cog) {
+                       const double* geotransform, const std::string& crs_wkt, bool cog,
+                       const std::vector<std::string>& units) {
   if (bands.empty()) throw StageError(path + ": nothing to write (no bands)");
   configure_gdal(gdal_cache_for_budget(256LL << 20));
   AtomicOutput output(path);
@@ -44,6 +45,7 @@ void write_float_stack(const std::string& path, const std::vector<cv::Mat>& band
       GDALRasterBand* band = ds->GetRasterBand(static_cast<int>(b) + 1);
       band->SetDescription(b < descriptions.size() ? descriptions[b].c_str() : "");
       band->SetNoDataValue(std::numeric_limits<double>::quiet_NaN());
+      if (b < units.size() && !units[b].empty()) band->SetUnitType(units[b].c_str());
       cv::Mat data;
       bands[b].convertTo(data, CV_32F);
       if (!data.isContinuous()) data = data.clone();

@@ -4,7 +4,8 @@
 //   <capture>_reflectance.tif  one Float32 band per camera band on the reference band's
 //       undistorted grid, NaN nodata, band descriptions = canonical band names (Blue, Green,
 //       Red, RedEdge, NIR) so readers.orthomosaic recognises the roles; no georeference (a
-//       single frame; see mosaic.tif for a georeferenced product).
+//       single frame; see mosaic.tif for a georeferenced product). An Altum's thermal band
+//       follows as the last band, in degrees Celsius, described `lwir_celsius` (unit degC).
 //   captures.csv  one row per capture: capture, time, lat, lon, alt, irradiance per band,
 //       alignment residual, converged.
 //   mosaic.tif  quick direct-georeferenced mosaic (capture_mosaic.hpp).
@@ -24,12 +25,13 @@ struct CaptureRow {
   std::string converged;           // "yes", "no", "skipped", or "error: ..."
 };
 
-// Multi-band Float32 GeoTIFF (tiled, DEFLATE). `geotransform`/`crs_wkt` may be empty.
+// Multi-band Float32 GeoTIFF (tiled, DEFLATE). `geotransform`/`crs_wkt` may be empty; `units`
+// (GDAL unit type per band, e.g. "degC") may be shorter than `bands`.
 void write_float_stack(const std::string& path, const std::vector<cv::Mat>& bands,
                        const std::vector<std::string>& descriptions,
                        const std::vector<std::pair<std::string, std::string>>& metadata = {},
                        const double* geotransform = nullptr, const std::string& crs_wkt = "",
-                       bool cog = false);
+                       bool cog = false, const std::vector<std::string>& units = {});
 
 void write_captures_csv(const std::string& path, const std::vector<CaptureRow>& rows);
 

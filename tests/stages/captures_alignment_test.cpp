@@ -107,7 +107,7 @@ TEST_CASE("a band that cannot be registered is reported and keeps the factory ge
   CHECK(green.band_name == "Green");
 }
 
-TEST_CASE("MicaSense RigRelatives give the reference->band homography of the undistorted cameras",
+TEST_CASE("MicaSense RigRelatives give the band->reference homography of the undistorted cameras",
           "[kernel][captures]") {
   // Guards the rotation order Rx*Ry*Rz and K_ref R K_band^-1 (MicaSense image.get_homography).
   const cv::Matx33d k(1400, 0, 640, 0, 1400, 480, 0, 0, 1);
