@@ -40,6 +40,7 @@ struct CellGridGeometry {
   double cell_width_m = 10;  // cell edge across it (east-west when north-aligned)
   double heading_deg = 0;    // bearing of the A-B line, degrees clockwise from true north
   double anchor_lon = 0, anchor_lat = 0;  // point A of the line the column edges run along
+  double line_b_lon = 0, line_b_lat = 0;  // its point B (A-B grids only)
 
   bool north_aligned() const { return transform[2] == 0 && transform[4] == 0 && transform[1] > 0 && transform[5] < 0; }
   // North-aligned grids only: the outer edges and the cell size in degrees.

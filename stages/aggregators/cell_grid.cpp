@@ -77,7 +77,7 @@ AbLine ab_line_through(double a_lon, double a_lat, double b_lon, double b_lat) {
     throw std::invalid_argument("A and B are " + std::to_string(std::hypot(d[0], d[1])) +
                                 " m apart; an A-B line needs two points at least 1 m apart (lon,lat of A then of B)");
   }
-  return {a_lon, a_lat, normalized_bearing(std::atan2(d[0], d[1]) * 180.0 / M_PI)};
+  return {a_lon, a_lat, b_lon, b_lat, normalized_bearing(std::atan2(d[0], d[1]) * 180.0 / M_PI)};
 }
 
 AbLine longest_edge_line(const std::vector<std::array<double, 2>>& ring) {
@@ -102,14 +102,23 @@ AbLine edge_line_at_heading(const std::vector<std::array<double, 2>>& vertices, 
   if (vertices.empty()) throw std::invalid_argument("no boundary vertices to anchor the A-B line on");
   const LocalMetres local(vertices.front()[0], vertices.front()[1], central_latitude(vertices));
   const LineFrame frame(heading_deg);
-  std::size_t leftmost = 0;
-  double least = std::numeric_limits<double>::infinity();
-  for (std::size_t i = 0; i < vertices.size(); ++i) {
-    const auto p = local.metres(vertices[i][0], vertices[i][1]);
-    const double across = p[0] * frame.across[0] + p[1] * frame.across[1];
-    if (across < least) least = across, leftmost = i;
+  double least_across = std::numeric_limits<double>::infinity();
+  double least_back = least_across, most_back = -least_across;
+  for (const auto& v : vertices) {
+    const auto p = local.metres(v[0], v[1]);
+    least_across = std::min(least_across, p[0] * frame.across[0] + p[1] * frame.across[1]);
+    const double back = p[0] * frame.back[0] + p[1] * frame.back[1];
+    least_back = std::min(least_back, back), most_back = std::max(most_back, back);
   }
-  return {vertices[leftmost][0], vertices[leftmost][1], normalized_bearing(heading_deg)};
+  // A where the field starts along the line (most 'back'), B where it ends, both on the line
+  // through the leftmost vertex.
+  auto on_line = [&](double back) {
+    const double e = least_across * frame.across[0] + back * frame.back[0];
+    const double n = least_across * frame.across[1] + back * frame.back[1];
+    return std::array<double, 2>{local.lon0 + e / local.m_lon, local.lat0 + n / local.m_lat};
+  };
+  const auto a = on_line(most_back), b = on_line(std::min(least_back, most_back - 1.0));
+  return {a[0], a[1], b[0], b[1], normalized_bearing(heading_deg)};
 }
 
 CellGridGeometry make_ab_line_grid(const std::vector<std::array<double, 2>>& vertices, const AbLine& line,
@@ -140,6 +149,8 @@ CellGridGeometry make_ab_line_grid(const std::vector<std::array<double, 2>>& ver
   grid.heading_deg = line.heading_deg;
   grid.anchor_lon = line.a_lon;
   grid.anchor_lat = line.a_lat;
+  grid.line_b_lon = line.b_lon;
+  grid.line_b_lat = line.b_lat;
   grid.columns = std::max(1, static_cast<int>(col1 - col0));
   grid.rows = std::max(1, static_cast<int>(row1 - row0));
   // Metric steps of one column and one row, then the origin (corner of cell 0, 0), in degrees.

@@ -24,6 +24,7 @@ CellGridGeometry make_cell_grid(double west_lon, double south_lat, double east_l
 // An A-B line: the line the sprayer's passes run parallel to.
 struct AbLine {
   double a_lon = 0, a_lat = 0;  // point A, WGS84
+  double b_lon = 0, b_lat = 0;  // point B, WGS84 (a reference point on the line, for guidance)
   double heading_deg = 0;       // bearing A -> B, degrees clockwise from true north, [0, 360)
 };
 
@@ -36,7 +37,7 @@ AbLine ab_line_through(double a_lon, double a_lat, double b_lon, double b_lat);
 AbLine longest_edge_line(const std::vector<std::array<double, 2>>& ring_lonlat);
 
 // A line of the given bearing through the vertex that lies furthest to the left of it, so the
-// first pass starts on the field's edge.
+// first pass starts on the field's edge; A and B where the field begins and ends along it.
 AbLine edge_line_at_heading(const std::vector<std::array<double, 2>>& vertices_lonlat, double heading_deg);
 
 // The grid along `line` that covers `vertices_lonlat` (the field's boundary vertices): columns

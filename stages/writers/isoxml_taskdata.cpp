@@ -318,6 +318,36 @@ void write_ring(Xml& xml, const TaskDataRing& ring, int line_string_type) {
   xml.close();
 }
 
+void write_guidance(Xml& xml, const TaskDataGuidance& line) {
+  if (!(line.heading_deg >= 0 && line.heading_deg <= 360)) {
+    throw ConfigError(std::string(kWhere) + ": guidance heading is " + shortest(line.heading_deg) +
+                      "; a bearing is 0 to 360 degrees");
+  }
+  xml.open("GGP");
+  xml.attr("A", "GGP1");
+  xml.attr("B", line.name.substr(0, kMaxDesignator));
+  xml.open("GPN");
+  xml.attr("A", "GPN1");
+  xml.attr("B", line.name.substr(0, kMaxDesignator));
+  xml.attr("C", 1);  // AB
+  xml.attr("E", 1);  // propagated both ways: every pass parallel to the line
+  xml.attr("G", decimal9(line.heading_deg));
+  xml.open("LSG");
+  xml.attr("A", 5);  // guidance pattern
+  if (line.pass_width_m > 0) xml.attr("C", static_cast<long long>(std::llround(line.pass_width_m * 1000)));  // mm
+  int type = 6;  // 6 = guidance reference A, 7 = B
+  for (const LonLat& point : {line.a, line.b}) {
+    xml.open("PNT");
+    xml.attr("A", type++);
+    xml.attr("C", decimal9(point.lat));
+    xml.attr("D", decimal9(point.lon));
+    xml.close();
+  }
+  xml.close();
+  xml.close();
+  xml.close();
+}
+
 void write_zone(Xml& xml, int code, const std::string& name, std::int32_t raw,
                 const RateUnit& unit) {
   xml.open("TZN");
@@ -411,6 +441,7 @@ std::string taskdata_xml(const TaskDataSpec& spec) {
           xml, closed_ring(spec.boundary[p].holes[h], what + " hole " + std::to_string(h + 1)), 2);
     xml.close();
   }
+  if (spec.guidance && spec.version_major >= 4) write_guidance(xml, *spec.guidance);
   xml.close();
 
   xml.open("PDT");

@@ -10,7 +10,10 @@
 //   CTP           crop type (left out when empty)
 //   PFD           the field: D = area in m²; one PLN type 1 (partfield boundary) per polygon of
 //                 the boundary, each with LSG type 1 (exterior ring) and LSG type 2 per hole;
-//                 PNT type 2 (other), C = latitude, D = longitude, rings written closed
+//                 PNT type 2 (other), C = latitude, D = longitude, rings written closed;
+//                 v4 only, when the zones follow an A-B line: GGP > GPN type 1 (AB, G = heading)
+//                 > LSG type 5 (C = pass width in mm) with PNT type 6 (A) and 7 (B), so the
+//                 terminal's guidance can take the line the zones were laid along
 //   PDT, VPN      the product and how the raw rate is shown: DDI 0001 (volume per area,
 //                 0.01 mm³/m²) → raw = L/ha × 10000, VPN scale 0.0001 "l/ha"; DDI 0006 (mass per
 //                 area, mg/m²) → raw = kg/ha × 100, VPN scale 0.01 "kg/ha"
@@ -65,6 +68,14 @@ struct TaskDataZone {
   double rate = 0;  // in TaskDataSpec::rate_unit, ≥ 0
 };
 
+// The A-B line the zones follow (TaskDataSpec::guidance).
+struct TaskDataGuidance {
+  LonLat a, b;               // reference points A and B, WGS84
+  double heading_deg = 0;    // bearing A -> B, [0, 360]
+  double pass_width_m = 0;   // the A-B cells' width across the line (0 = not given)
+  std::string name = "A-B";  // designator, at most 32 characters
+};
+
 struct TaskDataSpec {
   int version_major = 4;  // 4 → v4.3, 3 → v3.3
   int grid_type = 2;      // 2: int32 rate per cell; 1: one byte per cell = the zone's TZN code
@@ -74,6 +85,7 @@ struct TaskDataSpec {
   std::vector<TaskDataPolygon> boundary;  // at least one polygon
   double field_area_m2 = 0;               // written rounded to whole m² (PFD@D)
   TaskDataGrid grid;
+  std::optional<TaskDataGuidance> guidance;  // written in v4 only (v3.3 has no GGP)
   std::vector<TaskDataZone> zones;  // one entry per zone number used in the grid
   // Rate when the receiver loses its position: no default, the choice matters (usually the
   // field-average rate, or 0). Required: NaN is rejected.

@@ -85,6 +85,16 @@ std::vector<std::string> IsoxmlWriter::do_write_field(const FieldPrescription& r
           treated ? rx.zones.at<unsigned char>(image_row, col) : 0;
     }
   }
+  if (rx.zoning_grid && !rx.zoning_grid->north_aligned()) {
+    const CellGridGeometry& ab = *rx.zoning_grid;
+    TaskDataGuidance line;
+    line.a = {ab.anchor_lon, ab.anchor_lat};
+    line.b = {ab.line_b_lon, ab.line_b_lat};
+    line.heading_deg = ab.heading_deg;
+    line.pass_width_m = ab.cell_width_m;
+    line.name = "A-B " + rx.field->id;
+    spec.guidance = line;
+  }
   for (const auto& zone : rx.zone_rows) spec.zones.push_back({zone.zone, zone.rate});
   spec.position_lost_rate = rx.position_lost_rate;
   spec.out_of_field_rate = 0;

@@ -240,6 +240,8 @@ nlohmann::ordered_json summary_json(const FieldPrescription& rx) {
                           {"heading_deg", a.heading_deg},
                           {"anchor_lon", a.anchor_lon},
                           {"anchor_lat", a.anchor_lat},
+                          {"b_lon", a.line_b_lon},
+                          {"b_lat", a.line_b_lat},
                           {"cell_size_m", a.cell_size_m},
                           {"cell_width_m", a.cell_width_m},
                           {"columns", a.columns},

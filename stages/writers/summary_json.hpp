@@ -18,8 +18,9 @@
 //   grid {crs "EPSG:4326", west_lon, south_lat, north_lat, cell_lon_deg, cell_lat_deg, rows,
 //         columns, cell_size_m, cell_width_m, row_0 "north"}: the north-aligned grid the ISOXML
 //   grid and drone raster carry; and, when the zones were made along an A-B line,
-//   zoning_grid {kind "ab_line", heading_deg, anchor_lon, anchor_lat, cell_size_m (along the
-//         line), cell_width_m (across), columns, rows, geotransform (cell corner -> lon/lat)}.
+//   zoning_grid {kind "ab_line", heading_deg, anchor_lon, anchor_lat (A), b_lon, b_lat (B),
+//         cell_size_m (along the line), cell_width_m (across), columns, rows, geotransform
+//         (cell corner -> lon/lat)}.
 // No timestamp, so the same prescription always gives the same bytes (the HTML report carries
 // the time). JSON has no NaN: a missing value (statistics of a layer without a valid pixel, the
 // mean rate of an empty field) is written as null. Text that is not valid UTF-8 (ids from a

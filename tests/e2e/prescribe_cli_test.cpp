@@ -277,6 +277,16 @@ TEST_CASE("zones along an A-B line follow its passes and pass the independent ch
     const LocalMetres local(grid["anchor_lon"].get<double>(), grid["anchor_lat"].get<double>());
     const OGRGeometryUniquePtr boundary = local(*boundaries.at(id));
     const OGRGeometryUniquePtr boundary_line(boundary->Boundary());
+    // The TASKDATA carries the line as an AB guidance pattern: A, then B at the heading.
+    const std::string xml = read_text(out + "/" + id + "/TASKDATA/TASKDATA.XML");
+    CHECK(attribute(xml, "GPN", "C") == 1);
+    CHECK(attribute(xml, "GPN", "G") == Approx(heading));
+    CHECK(attribute(xml, "LSG A=\"5\"", "C") == across * 1000);
+    CHECK(attribute(xml, "PNT A=\"6\"", "C") == Approx(grid["anchor_lat"].get<double>()).margin(1e-9));
+    CHECK(attribute(xml, "PNT A=\"6\"", "D") == Approx(grid["anchor_lon"].get<double>()).margin(1e-9));
+    OGRPoint b_point(attribute(xml, "PNT A=\"7\"", "D"), attribute(xml, "PNT A=\"7\"", "C"));
+    const OGRGeometryUniquePtr b_local = local(b_point);
+    CHECK(bearing_deg(b_local->toPoint()->getX(), b_local->toPoint()->getY()) == Approx(heading).margin(0.01));
     for (const auto& zone : read_zones(out + "/" + id + "/zones.shp")) {
       const OGRGeometryUniquePtr polygon = local(*zone.geometry);
       for (const OGRLinearRing* ring : rings_of(*polygon)) {

@@ -61,14 +61,21 @@ TEST_CASE("an A-B line's bearing from two points and from a field's longest edge
   CHECK_THROWS_WITH(ab_line_through(126.5, 47.2, 126.5, 47.2000001), Catch::Contains("at least 1 m apart"));
 }
 
-TEST_CASE("a heading's A-B line starts on the field's left edge", "[grid][kernel]") {
+TEST_CASE("a heading's A-B line runs along the field's left edge from start to end", "[grid][kernel]") {
   const auto corners = rectangle({126.5, 47.2}, 30, 400, 120);
-  // Heading 30: the left edge (looking along 30 deg) is the A -> B side; heading 210 looks the
-  // other way, so its left edge is the far side.
+  auto near = [](double lon, double lat, LonLat corner) {
+    const auto [m_lat, m_lon] = metres_per_degree(lat);
+    return std::hypot((lon - corner[0]) * m_lon, (lat - corner[1]) * m_lat) < 0.01;
+  };
+  // Looking along 30 deg, the left edge is corner 0 -> corner 1.
   const AbLine forward = edge_line_at_heading(corners, 30);
-  CHECK((forward.a_lon == corners[0][0] || forward.a_lon == corners[1][0]));
+  CHECK(near(forward.a_lon, forward.a_lat, corners[0]));
+  CHECK(near(forward.b_lon, forward.b_lat, corners[1]));
+  CHECK(forward.heading_deg == 30);
+  // Looking along 210 deg, it is the far side, from corner 2 to corner 3.
   const AbLine back = edge_line_at_heading(corners, 210);
-  CHECK((back.a_lon == corners[2][0] || back.a_lon == corners[3][0]));
+  CHECK(near(back.a_lon, back.a_lat, corners[2]));
+  CHECK(near(back.b_lon, back.b_lat, corners[3]));
   CHECK(back.heading_deg == 210);
 }
 
