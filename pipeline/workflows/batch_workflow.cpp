@@ -25,7 +25,9 @@
 #include "pipeline/io/gdal_io.hpp"
 #include "pipeline/log.hpp"
 #include "pipeline/runner.hpp"
+#include "pipeline/workflows/calibrate_workflow.hpp"
 #include "pipeline/workflows/prescribe_workflow.hpp"
+#include "pipeline/workflows/stable_hash.hpp"
 #include "pipeline/workflows/summary_text.hpp"
 
 namespace fieldrx {
@@ -48,30 +50,6 @@ std::string read_text(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// 64-bit FNV-1a, twice with different offsets: a stable 128-bit content hash (no crypto
-// needed, only "did anything change"), the same on every machine and build.
-class StableHash {
- public:
-  void add(const std::string& text) {
-    for (unsigned char c : text) {
-      a_ = (a_ ^ c) * 1099511628211ULL;
-      b_ = (b_ ^ c) * 1099511628211ULL;
-    }
-    // A separator, so ("ab", "c") and ("a", "bc") differ.
-    a_ = (a_ ^ 0xffU) * 1099511628211ULL;
-    b_ = (b_ ^ 0xfeU) * 1099511628211ULL;
-  }
-  std::string hex() const {
-    char buffer[33];
-    std::snprintf(buffer, sizeof buffer, "%016llx%016llx", static_cast<unsigned long long>(a_),
-                  static_cast<unsigned long long>(b_));
-    return buffer;
-  }
-
- private:
-  unsigned long long a_ = 14695981039346656037ULL, b_ = 0x6c62272e07bb0142ULL;
-};
-
 std::string resolve_path(const std::string& base_dir, const std::string& path) {
   if (path.empty() || fs::path(path).is_absolute() || path.rfind("/vsi", 0) == 0) return path;
   return (fs::path(base_dir) / path).lexically_normal().string();
@@ -93,12 +71,30 @@ void check_and_resolve(YAML::Node& settings, const std::string& where, const std
       throw ConfigError(where + ": unknown key '" + key + "'; a job takes " + list);
     }
   }
-  for (const char* key : {"name", "fields", "field_id", "image"}) {
-    if (!settings[key] || settings[key].IsNull() || (settings[key].IsScalar() && settings[key].Scalar().empty())) {
-      throw ConfigError(where + ": no '" + std::string(key) + "'; every job needs name, fields, field_id and image");
+  auto given = [&settings](const char* key) {
+    return settings[key] && !settings[key].IsNull() && !(settings[key].IsScalar() && settings[key].Scalar().empty());
+  };
+  for (const char* key : {"name", "fields", "field_id"}) {
+    if (!given(key)) {
+      throw ConfigError(where + ": no '" + std::string(key) + "'; every job needs name, fields, field_id and image (or flight_dir)");
     }
   }
-  for (const char* key : {"image", "fields", "exclusions"}) {
+  // Imagery: a ready image, or a raw flight folder mosaicked once for the job.
+  if (given("image") == given("flight_dir")) {
+    throw ConfigError(where + (given("image") ? ": both 'image' and 'flight_dir'; give one" : ": no 'image' nor 'flight_dir'") +
+                      ": an orthomosaic / per-band GeoTIFFs / index map as image, or a raw camera flight folder as flight_dir");
+  }
+  for (const char* key : {"bands", "nodata", "scale"}) {
+    if (given("flight_dir") && given(key)) {
+      throw ConfigError(where + ": '" + std::string(key) + "' applies to 'image'; a flight_dir mosaic names its bands itself");
+    }
+  }
+  for (const char* key : {"panel_dir", "panel_albedo", "sun_sensor", "mosaic_gsd_m", "ground_elevation_m"}) {
+    if (given("image") && given(key)) {
+      throw ConfigError(where + ": '" + std::string(key) + "' applies to 'flight_dir', not to a ready 'image'");
+    }
+  }
+  for (const char* key : {"image", "fields", "exclusions", "flight_dir", "panel_dir"}) {
     YAML::Node value = settings[key];
     if (!value || value.IsNull()) continue;
     if (value.IsSequence()) {
@@ -411,14 +407,19 @@ class FieldProgress {
 struct OpenedJob {
   const BatchJobSpec* spec = nullptr;
   std::string output_dir, error, settings_hash;
+  std::string calibration_plan;  // dry run: the flight mosaic that a real run would build first
   PrescribeJob job;
   OpenedPrescribeJob opened;
   bool ok = false;
 };
 
-// Everything the outputs of a job depend on except the field: the settings and the input files.
-std::string job_settings_hash(const BatchJobSpec& spec) {
+// Everything the outputs of a job depend on except the field: the settings and the input files
+// (for a flight_dir job, every band file of the flight and panel folders).
+std::string job_settings_hash(const BatchJobSpec& spec, const PrescribeJob& job) {
   StableHash hash;
+  if (const auto* flight = dynamic_cast<const CapturesReader*>(job.image.get())) {
+    hash.add("flight " + flight_inputs_hash(flight->flight()));
+  }
   hash.add(std::string("fieldrx ") + FIELDRX_VERSION);
   YAML::Emitter emitter;
   emitter << spec.settings;
@@ -497,6 +498,12 @@ const std::vector<std::pair<std::string, std::string>>& manifest_keys() {
       {"exclusions", "areas to leave out (water, buildings, poles)"},
       {"exclusion_buffer_m", "buffer around exclusions in m"},
       {"image", "orthomosaic, per-band GeoTIFFs (list), or an index map"},
+      {"flight_dir", "instead of image: a raw multispectral flight folder, mosaicked once into OUTDIR/<name>/mosaic.tif"},
+      {"panel_dir", "flight_dir: a reflectance panel capture folder (default: panel captures in the flight)"},
+      {"panel_albedo", "flight_dir: panel albedo, one value or one per band (default: metadata or serial)"},
+      {"sun_sensor", "flight_dir: irradiance from the sun sensor (true/false; with a panel: scaled by it)"},
+      {"mosaic_gsd_m", "flight_dir: mosaic cell size in m (default: the median capture GSD)"},
+      {"ground_elevation_m", "flight_dir: ground height above the GPS datum in m (default: the panel capture's)"},
       {"bands", "band roles in order, e.g. blue,green,red,red_edge,nir (or ndvi)"},
       {"nodata", "image nodata value (default: the file's)"},
       {"scale", "reflectance per digital number, e.g. 1/65535"},
@@ -609,8 +616,12 @@ PipelineConfig batch_job_config(const BatchJobSpec& job, const std::string& outp
   PipelineConfig config;
   config.source = job.where;
   config.output = output_dir;
-  StageConfig image = stage("readers.orthomosaic");
-  if (s["image"].IsSequence()) {
+  StageConfig image = stage(s["flight_dir"] && !s["flight_dir"].IsNull() ? "readers.captures" : "readers.orthomosaic");
+  if (image.type == "readers.captures") {
+    for (const char* key : {"flight_dir", "panel_dir", "panel_albedo", "sun_sensor", "mosaic_gsd_m", "ground_elevation_m"}) {
+      copy(image, key, key);
+    }
+  } else if (s["image"].IsSequence()) {
     image.options["files"] = YAML::Clone(s["image"]);
   } else {
     image.options["files"].push_back(s["image"].as<std::string>());
@@ -781,11 +792,22 @@ BatchResult run_batch(const BatchManifest& manifest, const BatchOptions& options
     auto opened = std::make_unique<OpenedJob>();
     opened->spec = &spec;
     opened->output_dir = options.output_dir + "/" + folder_name(spec.name);
-    opened->settings_hash = job_settings_hash(spec);
     try {
       opened->job = build_prescribe_job(batch_job_config(spec, opened->output_dir), stage_registry());
-      opened->opened = open_prescribe_job(opened->job);
-      opened->ok = true;
+      opened->settings_hash = job_settings_hash(spec, opened->job);
+      // A flight_dir job calibrates its flight here, once, with the batch's threads.
+      opened->job.execution.threads = threads;
+      opened->job.execution.quiet = options.quiet;
+      opened->job.execution.force_progress = options.force_progress;
+      const auto* flight = dynamic_cast<const CapturesReader*>(opened->job.image.get());
+      const std::string mosaic_folder = flight ? flight_mosaic_folder(*flight, opened->output_dir) : "";
+      if (options.dry_run && flight && !flight_mosaic_up_to_date(flight->flight(), mosaic_folder)) {
+        opened->calibration_plan = "calibrate " + spec.name + ": " + flight->flight().flight_dir + " -> " + mosaic_folder +
+                                   "/mosaic.tif, then run its fields";
+      } else {
+        opened->opened = open_prescribe_job(opened->job);
+        opened->ok = true;
+      }
     } catch (const std::exception& e) {
       opened->error = e.what();
       log_warning("job " + spec.name + ": " + e.what());
@@ -795,7 +817,12 @@ BatchResult run_batch(const BatchManifest& manifest, const BatchOptions& options
 
   // 2. The plan: every (job, field) in sorted order, this shard's share, up-to-date ones skipped.
   std::vector<WorkItem> items;
+  BatchResult result;
   for (auto& job : jobs) {
+    if (!job->calibration_plan.empty()) {  // dry run: its fields are known once the mosaic exists
+      result.plan.push_back(job->calibration_plan);
+      continue;
+    }
     if (!job->ok) {
       WorkItem item;
       item.job = job.get();
@@ -818,7 +845,6 @@ BatchResult run_batch(const BatchManifest& manifest, const BatchOptions& options
     if (static_cast<int>(i % options.shard.count) == options.shard.index - 1) mine.push_back(std::move(items[i]));
   }
 
-  BatchResult result;
   std::vector<WorkItem*> to_run;
   for (auto& item : mine) {
     const std::string& job_name = item.job->spec->name;

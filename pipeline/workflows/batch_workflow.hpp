@@ -4,7 +4,9 @@
 // each), every field of every job run through the prescription workflow
 // (prescribe_workflow.hpp) in parallel, resumable, shardable, with one farm summary.
 //
-//   manifest (YAML or CSV) -> one PrescribeJob per job (image opened once, shared by its fields)
+//   manifest (YAML or CSV) -> one PrescribeJob per job (image opened once, shared by its fields;
+//   a `flight_dir:` job first calibrates and mosaics its raw flight once into OUTDIR/<job>/mosaic.tif,
+//   calibrate_workflow.hpp, skipped when OUTDIR/<job>/mosaic.json says it is up to date)
 //   -> the plan: every (job, field) sorted, this shard's share, up-to-date fields skipped
 //   -> fields in parallel (tbb::parallel_for in one arena; each field's tile pass nests in it)
 //   -> OUTDIR/<job>/<field>/... then OUTDIR/<job>/<field>/.fieldrx-done.json, last
@@ -12,8 +14,9 @@
 //      `fieldrx merge` joins those into the three farm files).
 //
 // Resuming: a field is up to date when its done-marker holds the hash of everything its
-// outputs depend on (input files' paths, sizes and mtimes; the job's settings; the field's
-// id and geometry; the fieldrx version). The marker is removed before a field is (re)done and
+// outputs depend on (input files' paths, sizes and mtimes -- for a flight_dir job every band
+// file of the flight and panel folders; the job's settings; the field's id and geometry; the
+// fieldrx version). The marker is removed before a field is (re)done and
 // written atomically after all its outputs, which are themselves written under temporary
 // names and renamed: a batch killed at any moment leaves fields either done or to be redone.
 #include <yaml-cpp/yaml.h>

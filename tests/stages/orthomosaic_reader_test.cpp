@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "pipeline/config.hpp"
@@ -124,4 +125,48 @@ TEST_CASE("reader errors say which file and band and what to give", "[stage][rea
              Catch::Contains("layer 'red' is produced twice"));
   CHECK_THAT(error_of("files: ['" + mosaic + "'], bands: [blue, green, skip, red_edge, nir]", dir.file("o")),
              Catch::Contains("index 'ndvi' needs band role 'red', but the image provides [blue, green, red_edge, nir]"));
+}
+
+TEST_CASE("RedEdge-MX Dual band descriptions map to roles deterministically", "[stage][reader][captures]") {
+  // Guards duplicate colours: the reference-wavelength band keeps the plain role, the others get
+  // <role>_<nm>, in any band order; lwir_celsius is skipped; true ties are errors.
+  const StringList dual = {"Blue", "Green", "Red", "NIR", "RedEdge", "Blue-444", "Green-531", "Red-650",
+                           "RedEdge-705", "RedEdge-740"};
+  const StringList roles = {"blue", "green", "red", "nir", "red_edge", "blue_444", "green_531", "red_650",
+                            "red_edge_705", "red_edge_740"};
+  CHECK(OrthomosaicReader::roles_from_descriptions(dual) == roles);
+  StringList reversed(dual.rbegin(), dual.rend()), expected(roles.rbegin(), roles.rend());
+  CHECK(OrthomosaicReader::roles_from_descriptions(reversed) == expected);
+  // Wavelengths in every name: the one nearest 475/560/668/717/842 nm is the plain role.
+  CHECK(OrthomosaicReader::roles_from_descriptions({"Blue 444nm", "Blue 475nm", "Red 650", "Red 668", "nir_842nm"}) ==
+        StringList{"blue_444", "blue", "red_650", "red", "nir"});
+  // A colour that appears once keeps its plain role at any wavelength (P4M red at 650 nm).
+  CHECK(OrthomosaicReader::roles_from_descriptions({"Blue-450", "Red-650", "NIR-840"}) == StringList{"blue", "red", "nir"});
+  CHECK(OrthomosaicReader::roles_from_descriptions({"Blue", "Green", "Red", "NIR", "RedEdge", "lwir_celsius"}).back() == "skip");
+  CHECK(OrthomosaicReader::roles_from_descriptions({"Band 1", "Red"}) == StringList{"", "red"});
+  CHECK_THROWS_WITH(OrthomosaicReader::roles_from_descriptions({"Red", "Red"}),
+                    Catch::Contains("band 1 'Red' and band 2 'Red' are both 'red'"));
+  CHECK_THROWS_WITH(OrthomosaicReader::roles_from_descriptions({"Red-650", "Red-686"}), Catch::Contains("name every band"));
+  for (const char* role : {"blue_444", "green_531", "red_650", "red_edge_705", "red_edge_740"}) {
+    const auto known = OrthomosaicReader::known_roles();
+    CHECK(std::find(known.begin(), known.end(), role) != known.end());
+  }
+}
+
+TEST_CASE("a 10-band Dual stack reads with NDVI from the 668 nm red and the 842 nm NIR", "[stage][reader][captures]") {
+  // Guards the collision `fieldrx index` had on Dual stacks: one layer per band, the plain roles
+  // where the indices look for them.
+  test::TempDir dir;
+  test::SyntheticRaster spec{.width = 40, .height = 30, .bands = 10, .data_type = "Float32",
+                             .descriptions = {"Blue", "Green", "Red", "NIR", "RedEdge", "Blue-444", "Green-531",
+                                              "Red-650", "RedEdge-705", "RedEdge-740"}};
+  // Red 0.05, NIR 0.45, and a Red-650 band of 0.25 that must not be used.
+  spec.value = [](int b, int, int) { return b == 2 ? 0.05 : b == 3 ? 0.45 : b == 7 ? 0.25 : 0.1 + 0.01 * b; };
+  test::write_synthetic_raster(spec, dir.file("dual.tif"));
+  const std::vector<double> ndvi = ndvi_of("files: ['" + dir.file("dual.tif") + "']", dir.file("o"));
+  REQUIRE(ndvi.size() == 40u * 30u);
+  for (double v : {ndvi.front(), ndvi.back()}) CHECK(v == Approx((0.45 - 0.05) / (0.45 + 0.05)).margin(1e-6));
+  const auto index = test::run_fieldrx("index " + dir.file("dual.tif") + " -i ndvi,ndre --no-preview -q -o " + dir.file("idx"));
+  INFO(index.output);
+  CHECK(index.exit_code == 0);
 }
