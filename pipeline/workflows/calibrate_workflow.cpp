@@ -33,10 +33,10 @@ namespace {
 std::vector<PanelMeasurement> measure_panel_capture(const Capture& panel,
                                                     const std::vector<double>& albedo) {
   if (!albedo.empty() && albedo.size() != 1 && albedo.size() != panel.bands.size()) {
-    throw ConfigError("panel albedo (--panel-albedo / panel_albedo): " +
-                      std::to_string(albedo.size()) + " values for a " +
-                      std::to_string(panel.bands.size()) +
-                      "-band camera; give one value or one per band (band order of the camera)");
+    throw ConfigError(
+        "panel albedo (--panel-albedo / panel_albedo): " + std::to_string(albedo.size()) +
+        " values for a " + std::to_string(panel.bands.size()) +
+        "-band camera; give one value or one per band (band order of the camera)");
   }
   const std::vector<cv::Mat> raw = read_capture_pixels(panel);
   std::vector<PanelMeasurement> out(panel.bands.size());
@@ -85,7 +85,8 @@ std::optional<Capture> find_panel(const FlightSettings& s, FlightScan& scan) {
         break;
       }
     }
-    if (!panel) throw StageError(s.panel_dir + ": no capture with a readable reflectance panel found");
+    if (!panel)
+      throw StageError(s.panel_dir + ": no capture with a readable reflectance panel found");
     return panel;
   }
   if (s.sun_sensor && s.panel_albedo.empty()) return panel;
@@ -119,7 +120,8 @@ std::vector<fs::path> band_files(const std::string& folder, const char* what) {
                       " folder that holds the camera's band files");
   }
   std::vector<fs::path> files;
-  for (auto it = fs::recursive_directory_iterator(folder, fs::directory_options::skip_permission_denied, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           folder, fs::directory_options::skip_permission_denied, ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (it->is_regular_file() && family_from_file_name(it->path().filename().string())) {
@@ -135,8 +137,9 @@ void hash_folder(StableHash& hash, const std::string& folder, const char* what) 
     std::error_code ec;
     const auto size = fs::file_size(file, ec);
     const auto mtime = fs::last_write_time(file, ec);
-    hash.add(file.lexically_relative(folder).generic_string() + "|" + std::to_string(ec ? 0 : size) +
-             "|" + std::to_string(ec ? 0 : mtime.time_since_epoch().count()));
+    hash.add(file.lexically_relative(folder).generic_string() + "|" +
+             std::to_string(ec ? 0 : size) + "|" +
+             std::to_string(ec ? 0 : mtime.time_since_epoch().count()));
   }
 }
 
@@ -159,7 +162,8 @@ std::string file_stamp(const std::string& path) {
 }  // namespace
 
 CalibrationRun calibrate_flight(const FlightSettings& s, const std::string& capture_dir,
-                                const std::string& mosaic_path, const ExecutionSettings& execution) {
+                                const std::string& mosaic_path,
+                                const ExecutionSettings& execution) {
   const auto start = std::chrono::steady_clock::now();
   FlightScan scan = scan_flight_folder(s.flight_dir);
   for (const auto& problem : scan.problems) log_warning(problem);
@@ -171,7 +175,8 @@ CalibrationRun calibrate_flight(const FlightSettings& s, const std::string& capt
   const std::optional<Capture> panel = find_panel(s, scan);
   std::vector<PanelMeasurement> panel_bands;
   if (panel) panel_bands = measure_panel_capture(*panel, s.panel_albedo);
-  if (scan.captures.empty()) throw StageError(s.flight_dir + ": the folder holds only panel captures");
+  if (scan.captures.empty())
+    throw StageError(s.flight_dir + ": the folder holds only panel captures");
 
   // Irradiance of band i of a capture.
   auto irradiance_of = [&](const Capture& capture) {
@@ -305,7 +310,8 @@ std::string flight_inputs_hash(const FlightSettings& s) {
   hash.add(albedo);
   hash.add(std::string(s.sun_sensor ? "sun" : "-") + (s.align ? "align" : "-") +
            (s.align_full_res ? "full" : "-"));
-  for (double v : {s.max_residual_px, s.mosaic_gsd_m, s.ground_elevation_m}) hash.add(number_text(v));
+  for (double v : {s.max_residual_px, s.mosaic_gsd_m, s.ground_elevation_m})
+    hash.add(number_text(v));
   return hash.hex();
 }
 
@@ -336,12 +342,9 @@ FlightMosaic ensure_flight_mosaic(const FlightSettings& settings, const std::str
   fs::remove(record, ignored);
   log_info("calibrating " + settings.flight_dir + " into " + result.path);
   const CalibrationRun run = calibrate_flight(settings, folder + "/flight", result.path, execution);
-  nlohmann::json j{{"fieldrx_version", FIELDRX_VERSION},
-                   {"flight_dir", settings.flight_dir},
-                   {"panel_dir", settings.panel_dir},
-                   {"captures", run.captures},
-                   {"failed_captures", run.failed},
-                   {"inputs_hash", hash},
+  nlohmann::json j{{"fieldrx_version", FIELDRX_VERSION},     {"flight_dir", settings.flight_dir},
+                   {"panel_dir", settings.panel_dir},        {"captures", run.captures},
+                   {"failed_captures", run.failed},          {"inputs_hash", hash},
                    {"mosaic_stamp", file_stamp(result.path)}};
   AtomicOutput out(record);
   {
@@ -357,8 +360,9 @@ FlightMosaic ensure_flight_mosaic(const FlightSettings& settings, const std::str
 std::string flight_mosaic_folder(const CapturesReader& reader, const std::string& output_dir) {
   if (!reader.workspace().empty()) return reader.workspace();
   if (output_dir.empty()) {
-    throw ConfigError("no folder for the flight's mosaic; set the stage's "
-                      "'workspace' option or the config's top-level 'output:' (or pass -o)");
+    throw ConfigError(
+        "no folder for the flight's mosaic; set the stage's "
+        "'workspace' option or the config's top-level 'output:' (or pass -o)");
   }
   return output_dir;
 }
@@ -368,9 +372,10 @@ void prepare_image_reader(Reader& reader, const std::string& output_dir,
   auto* captures = dynamic_cast<CapturesReader*>(&reader);
   if (captures == nullptr) return;
   try {
-    captures->use_mosaic(
-        ensure_flight_mosaic(captures->flight(), flight_mosaic_folder(*captures, output_dir), execution)
-            .path);
+    captures->use_mosaic(ensure_flight_mosaic(captures->flight(),
+                                              flight_mosaic_folder(*captures, output_dir),
+                                              execution)
+                             .path);
   } catch (...) {
     rethrow_with_context("stage 'readers.captures'");
   }

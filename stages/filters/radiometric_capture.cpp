@@ -23,11 +23,13 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
   const BandMetadata& r = capture.bands[reference];
   if (band == reference) return cv::Matx33d::eye();
   auto undistorted_k = [](const BandMetadata& m) {
-    return undistorted_camera_matrix(band_camera_matrix(m), m.intrinsics.distortion, {m.width, m.height});
+    return undistorted_camera_matrix(band_camera_matrix(m), m.intrinsics.distortion,
+                                     {m.width, m.height});
   };
   const bool both_perspective = b.intrinsics.valid() && r.intrinsics.valid();
   if (b.rig_relatives_deg.size() == 3 && both_perspective) {
-    const cv::Matx33d warp = rig_relatives_seed(b.rig_relatives_deg, undistorted_k(b), undistorted_k(r)).inv();
+    const cv::Matx33d warp =
+        rig_relatives_seed(b.rig_relatives_deg, undistorted_k(b), undistorted_k(r)).inv();
     return warp * (1.0 / warp(2, 2));
   }
   if (b.calibrated_hmatrix.size() == 9 && r.calibrated_hmatrix.size() == 9) {
@@ -132,9 +134,11 @@ CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv
     }
     cv::Mat celsius = band_radiance(b, raw[i]);
     if (b.intrinsics.valid()) {
-      celsius = undistort(celsius, band_undistort_maps(b), std::numeric_limits<double>::quiet_NaN());
+      celsius =
+          undistort(celsius, band_undistort_maps(b), std::numeric_limits<double>::quiet_NaN());
     }
-    out.lwir_celsius = warp_to_reference(celsius, factory_seed(capture, i, out.reference_band), grid);
+    out.lwir_celsius =
+        warp_to_reference(celsius, factory_seed(capture, i, out.reference_band), grid);
   }
   if (!any_measured) out.max_residual_px = std::numeric_limits<double>::quiet_NaN();
   if (!options.align) out.all_converged = false;

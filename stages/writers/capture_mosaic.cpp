@@ -233,7 +233,8 @@ void build_quick_mosaic(const std::vector<MosaicFrame>& frames, const std::strin
         float& b = best.at<float>(r0 + r, c0 + c);
         if (!(d < b)) continue;
         bool valid = true;
-        for (std::size_t k = 0; k < names.size(); ++k) valid = valid && std::isfinite(warped[k].at<float>(r, c));
+        for (std::size_t k = 0; k < names.size(); ++k)
+          valid = valid && std::isfinite(warped[k].at<float>(r, c));
         if (!valid) continue;
         b = d;
         for (std::size_t k = 0; k < bands.size(); ++k)

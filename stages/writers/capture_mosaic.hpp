@@ -25,8 +25,8 @@ namespace fieldrx {
 struct MosaicFrame {
   std::string path;  // the capture's reflectance GeoTIFF
   std::string capture_id;
-  std::vector<std::string> band_names;  // reflectance bands
-  bool has_lwir = false;                 // the file's last band is lwir_celsius
+  std::vector<std::string> band_names;      // reflectance bands
+  bool has_lwir = false;                    // the file's last band is lwir_celsius
   cv::Matx33d camera = cv::Matx33d::eye();  // undistorted camera matrix of the frame
   cv::Size size;
   double latitude_deg = 0, longitude_deg = 0, altitude_m = 0;

@@ -27,7 +27,8 @@ std::string fieldrx_binary() {
 // paths, ../shared/data/... and samples/..., are relative to it).
 test::CommandResult run_flight_config(const std::string& out, const std::string& extra = "") {
   return test::run_command("cd " + test::source_path("") + " && " + fieldrx_binary() +
-                           " run configs/flight_to_prescription.yaml --threads 2 -o " + out + " " + extra);
+                           " run configs/flight_to_prescription.yaml --threads 2 -o " + out + " " +
+                           extra);
 }
 
 nlohmann::json read_json(const std::string& path) {
@@ -37,8 +38,9 @@ nlohmann::json read_json(const std::string& path) {
 
 }  // namespace
 
-TEST_CASE("configs/flight_to_prescription.yaml prescribes the real RedEdge flight and calibrates it once",
-          "[e2e][captures][flight]") {
+TEST_CASE(
+    "configs/flight_to_prescription.yaml prescribes the real RedEdge flight and calibrates it once",
+    "[e2e][captures][flight]") {
   // Guards the raw-flight prescription job: readers.captures mosaic, ISOXML valid against the XSD,
   // zone areas that add up to the field, and a rerun that does not calibrate again.
   test::TempDir dir;
@@ -54,7 +56,8 @@ TEST_CASE("configs/flight_to_prescription.yaml prescribes the real RedEdge fligh
     DatasetPtr mosaic = open_raster(out + "/mosaic.tif");
     REQUIRE(mosaic->GetRasterCount() == 5);
     const char* names[] = {"Blue", "Green", "Red", "NIR", "RedEdge"};
-    for (int b = 1; b <= 5; ++b) CHECK(std::string(mosaic->GetRasterBand(b)->GetDescription()) == names[b - 1]);
+    for (int b = 1; b <= 5; ++b)
+      CHECK(std::string(mosaic->GetRasterBand(b)->GetDescription()) == names[b - 1]);
     REQUIRE(mosaic->GetSpatialRef() != nullptr);
     CHECK(std::string(mosaic->GetSpatialRef()->GetAuthorityCode(nullptr)) == "32611");
   }
@@ -75,19 +78,22 @@ TEST_CASE("configs/flight_to_prescription.yaml prescribes the real RedEdge fligh
     REQUIRE(fs::exists(field + "/TASKDATA/TASKDATA.XML"));
     const auto xsd = test::run_command(
         "xmllint --noout --schema " +
-        test::shared_path("data/prescriptions/xsd_ISO11783-10/ISO11783_TaskFile_V4-3.xsd") + " " + field +
-        "/TASKDATA/TASKDATA.XML");
+        test::shared_path("data/prescriptions/xsd_ISO11783-10/ISO11783_TaskFile_V4-3.xsd") + " " +
+        field + "/TASKDATA/TASKDATA.XML");
     INFO(xsd.output);
     CHECK(xsd.exit_code == 0);
-    const auto parsed = test::run_command("NODE_PATH=" + modules + " node " +
-                                          test::shared_path("data/prescriptions/tools/isoxml_js_validate_dir.js") +
-                                          " " + field + "/TASKDATA");
+    const auto parsed =
+        test::run_command("NODE_PATH=" + modules + " node " +
+                          test::shared_path("data/prescriptions/tools/isoxml_js_validate_dir.js") +
+                          " " + field + "/TASKDATA");
     INFO(parsed.output);
     CHECK_THAT(parsed.output, Catch::Contains("\"problems\":[]"));
-    for (const char* file : {"zones.shp", "zones.geojson", "rx_wgs84.tif", "report.html", "TASKDATA.zip"}) {
+    for (const char* file :
+         {"zones.shp", "zones.geojson", "rx_wgs84.tif", "report.html", "TASKDATA.zip"}) {
       CHECK(fs::exists(field + "/" + file));
     }
-    // summary.json: the zones cover the field (no buffer, no exclusions), the product is rate x area.
+    // summary.json: the zones cover the field (no buffer, no exclusions), the product is rate x
+    // area.
     const auto summary = read_json(field + "/summary.json");
     const double area_ha = summary["area_ha"].get<double>();
     CHECK(area_ha > 0.05);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // readers.captures: options, errors, and the flight inputs hash behind "built once".
+#include "stages/readers/captures_reader.hpp"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -11,7 +13,6 @@
 #include "pipeline/errors.hpp"
 #include "pipeline/registry.hpp"
 #include "pipeline/workflows/calibrate_workflow.hpp"
-#include "stages/readers/captures_reader.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace fieldrx;
@@ -22,7 +23,8 @@ namespace {
 std::unique_ptr<CapturesReader> captures_reader(const std::string& yaml_options) {
   auto reader = create_stage<CapturesReader>(stage_registry(), "readers.captures");
   const YAML::Node options = YAML::Load(yaml_options);
-  for (const auto& entry : options) reader->options().set(entry.first.as<std::string>(), entry.second);
+  for (const auto& entry : options)
+    reader->options().set(entry.first.as<std::string>(), entry.second);
   reader->options().check_required();
   return reader;
 }
@@ -38,7 +40,8 @@ std::string error_of(const std::function<void()>& fn) {
 
 }  // namespace
 
-TEST_CASE("readers.captures mirrors the calibrate flags with typed, ranged options", "[stage][captures]") {
+TEST_CASE("readers.captures mirrors the calibrate flags with typed, ranged options",
+          "[stage][captures]") {
   // Guards the defaults (= fieldrx calibrate's), the ranges and the required flight folder.
   const auto reader = captures_reader("{flight_dir: flight}");
   const FlightSettings& s = reader->flight();
@@ -67,14 +70,17 @@ TEST_CASE("readers.captures mirrors the calibrate flags with typed, ranged optio
              Catch::Contains("option 'panel_albedo' is 1.5, outside its range"));
   CHECK_THAT(error_of([] { captures_reader("{flight_dir: f, max_residual_px: 0}"); }),
              Catch::Contains("option 'max_residual_px' is 0, outside its range"));
-  CHECK_THAT(error_of([] { captures_reader("{flight_dir: f, files: [a.tif]}"); }), Catch::Contains("files"));
+  CHECK_THAT(error_of([] { captures_reader("{flight_dir: f, files: [a.tif]}"); }),
+             Catch::Contains("files"));
 }
 
 TEST_CASE("readers.captures says what is missing before it reads a pixel", "[stage][captures]") {
-  // Guards the errors: no mosaic handed over, a flight folder that is not a folder, no output folder.
+  // Guards the errors: no mosaic handed over, a flight folder that is not a folder, no output
+  // folder.
   test::TempDir dir;
   auto reader = captures_reader("{flight_dir: '" + dir.file("nowhere") + "'}");
-  CHECK_THAT(error_of([&] { reader->open(); }), Catch::Contains("has not been calibrated into a mosaic"));
+  CHECK_THAT(error_of([&] { reader->open(); }),
+             Catch::Contains("has not been calibrated into a mosaic"));
   CHECK_THAT(error_of([&] { prepare_image_reader(*reader, dir.file("out"), {}); }),
              Catch::Contains("nowhere: not a folder"));
   CHECK_THAT(error_of([&] { prepare_image_reader(*reader, "", {}); }),
@@ -99,7 +105,8 @@ TEST_CASE("the flight inputs hash follows the band files and the settings, not t
   }
   const auto time = fs::last_write_time(a.file("IMG_0001_1.tif"));
   for (const auto* dir : {&a, &b}) {
-    for (int band = 1; band <= 2; ++band) fs::last_write_time(dir->file("IMG_0001_" + std::to_string(band) + ".tif"), time);
+    for (int band = 1; band <= 2; ++band)
+      fs::last_write_time(dir->file("IMG_0001_" + std::to_string(band) + ".tif"), time);
   }
   FlightSettings s;
   s.flight_dir = a.path().string();

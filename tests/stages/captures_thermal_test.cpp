@@ -32,7 +32,9 @@ void make_altum_flight(const fs::path& folder) {
   fs::create_directories(folder);
   for (int b = 1; b <= 5; ++b) {
     const fs::path copy = folder / ("IMG_0008_" + std::to_string(b) + ".tif");
-    fs::copy_file(test::shared_path("data/micasense/data/0000SET/000/IMG_0001_" + std::to_string(b) + ".tif"), copy);
+    fs::copy_file(
+        test::shared_path("data/micasense/data/0000SET/000/IMG_0001_" + std::to_string(b) + ".tif"),
+        copy);
     fs::permissions(copy, fs::perms::owner_write, fs::perm_options::add);
     auto image = Exiv2::ImageFactory::open(copy.string());
     image->readMetadata();
@@ -40,7 +42,8 @@ void make_altum_flight(const fs::path& folder) {
     image->xmpData()["Xmp.MicaSense.CaptureId"] = kAltumCapture;
     image->writeMetadata();
   }
-  fs::copy_file(test::shared_path("data/micasense/data/ALTUM1SET/000/IMG_0008_6.tif"), folder / "IMG_0008_6.tif");
+  fs::copy_file(test::shared_path("data/micasense/data/ALTUM1SET/000/IMG_0008_6.tif"),
+                folder / "IMG_0008_6.tif");
 }
 
 nlohmann::json lwir_reference() {
@@ -50,15 +53,16 @@ nlohmann::json lwir_reference() {
 
 std::vector<float> read_all(GDALRasterBand* band) {
   std::vector<float> data(static_cast<std::size_t>(band->GetXSize()) * band->GetYSize());
-  REQUIRE(band->RasterIO(GF_Read, 0, 0, band->GetXSize(), band->GetYSize(), data.data(), band->GetXSize(),
-                         band->GetYSize(), GDT_Float32, 0, 0) == CE_None);
+  REQUIRE(band->RasterIO(GF_Read, 0, 0, band->GetXSize(), band->GetYSize(), data.data(),
+                         band->GetXSize(), band->GetYSize(), GDT_Float32, 0, 0) == CE_None);
   return data;
 }
 
 }  // namespace
 
-TEST_CASE("the Altum LWIR band is written in degrees Celsius as lwir_celsius beside the reflectance",
-          "[e2e][captures][lwir]") {
+TEST_CASE(
+    "the Altum LWIR band is written in degrees Celsius as lwir_celsius beside the reflectance",
+    "[e2e][captures][lwir]") {
   // Guards the thermal band: centi-kelvin -> degC (MicaSense reference values), undistorted and
   // placed on the reference grid by the rig geometry, last band of the stack and of the mosaic,
   // named so that no reader takes it for reflectance.
@@ -66,7 +70,8 @@ TEST_CASE("the Altum LWIR band is written in degrees Celsius as lwir_celsius bes
   const double degc_min = reference["raw_min"].get<double>() / 100 - 273.15;
   const double degc_max = reference["raw_max"].get<double>() / 100 - 273.15;
   // The kernel on the real file first: 29314 cK at (row 60, col 80) is 19.99 degC.
-  const BandMetadata lwir = read_band_metadata(test::shared_path("data/micasense/data/ALTUM1SET/000/IMG_0008_6.tif"));
+  const BandMetadata lwir =
+      read_band_metadata(test::shared_path("data/micasense/data/ALTUM1SET/000/IMG_0008_6.tif"));
   const cv::Mat celsius = band_radiance(lwir, read_raw_band(lwir.path));
   CHECK(celsius.at<float>(60, 80) == Approx(reference["degC_at_60_80"].get<double>()).margin(1e-3));
   CHECK(cv::mean(celsius)[0] == Approx(reference["degC_mean"].get<double>()).margin(1e-3));
@@ -74,10 +79,12 @@ TEST_CASE("the Altum LWIR band is written in degrees Celsius as lwir_celsius bes
   test::TempDir dir;
   make_altum_flight(dir.path() / "flight");
   const double ground =
-      read_band_metadata(test::shared_path("data/micasense/data/0000SET/000/IMG_0000_1.tif")).altitude_m;
-  const auto result = test::run_fieldrx("calibrate " + dir.file("flight") +
-                                        " --sun-sensor --mosaic --threads 2 -q --ground-elevation-m " +
-                                        std::to_string(ground) + " -o " + dir.file("out"));
+      read_band_metadata(test::shared_path("data/micasense/data/0000SET/000/IMG_0000_1.tif"))
+          .altitude_m;
+  const auto result =
+      test::run_fieldrx("calibrate " + dir.file("flight") +
+                        " --sun-sensor --mosaic --threads 2 -q --ground-elevation-m " +
+                        std::to_string(ground) + " -o " + dir.file("out"));
   INFO(result.output);
   REQUIRE(result.exit_code == 0);
   const auto rows = test::read_csv(dir.file("out/captures.csv"));
@@ -86,10 +93,12 @@ TEST_CASE("the Altum LWIR band is written in degrees Celsius as lwir_celsius bes
   CHECK(rows[0].count("irradiance_LWIR") == 0);  // no irradiance: it is not reflectance
 
   configure_gdal(64 << 20);
-  DatasetPtr stack = open_raster(dir.file(std::string("out/") + kAltumCapture + "_reflectance.tif"));
+  DatasetPtr stack =
+      open_raster(dir.file(std::string("out/") + kAltumCapture + "_reflectance.tif"));
   REQUIRE(stack->GetRasterCount() == 6);
   const char* names[] = {"Blue", "Green", "Red", "NIR", "RedEdge", "lwir_celsius"};
-  for (int b = 1; b <= 6; ++b) CHECK(std::string(stack->GetRasterBand(b)->GetDescription()) == names[b - 1]);
+  for (int b = 1; b <= 6; ++b)
+    CHECK(std::string(stack->GetRasterBand(b)->GetDescription()) == names[b - 1]);
   CHECK(std::string(stack->GetRasterBand(6)->GetUnitType()) == "degC");
   CHECK(std::string(stack->GetRasterBand(2)->GetUnitType()).empty());
   // The 160x120 thermal frame (wider field of view) covers the multispectral frame, and its
@@ -112,11 +121,13 @@ TEST_CASE("the Altum LWIR band is written in degrees Celsius as lwir_celsius bes
   CHECK(sum / finite == Approx(reference["degC_mean"].get<double>()).margin(1.5));
   // Reflectance is still reflectance.
   const std::vector<float> nir = read_all(stack->GetRasterBand(4));
-  CHECK(std::count_if(nir.begin(), nir.end(), [](float v) { return std::isfinite(v) && (v < -0.05f || v > 1.5f); }) == 0);
+  CHECK(std::count_if(nir.begin(), nir.end(),
+                      [](float v) { return std::isfinite(v) && (v < -0.05f || v > 1.5f); }) == 0);
 
   // `fieldrx index` reads the stack: the temperature band is skipped, NDVI is computed.
-  const auto index = test::run_fieldrx("index " + dir.file(std::string("out/") + kAltumCapture + "_reflectance.tif") +
-                                       " -i ndvi --no-preview -o " + dir.file("idx"));
+  const auto index = test::run_fieldrx(
+      "index " + dir.file(std::string("out/") + kAltumCapture + "_reflectance.tif") +
+      " -i ndvi --no-preview -o " + dir.file("idx"));
   INFO(index.output);
   CHECK(index.exit_code == 0);
   CHECK_THAT(index.output, Catch::Contains("'lwir_celsius' is a temperature"));
