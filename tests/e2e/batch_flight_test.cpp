@@ -63,7 +63,7 @@ std::map<std::string, std::map<std::string, std::string>> rows_by_key(const std:
 
 }  // namespace
 
-TEST_CASE("a batch job with flight_dir mosaics its flight once; a bad flight fails alone",
+TEST_CASE("a batch job with flight_dir mosaics its flight once and a bad flight fails alone",
           "[batch][e2e][captures]") {
   // Guards issue 5's raw-flight imagery: OUTDIR/<job>/mosaic.tif built once and shared by the
   // job's fields, a broken flight folder as one job error, resume hashes that include the flight's

@@ -219,7 +219,7 @@ TEST_CASE("synth validation names the flag and what would be right", "[synth][ke
   CHECK(resolve_defaults(zone53).origin_lon == Approx(132.6));
 }
 
-TEST_CASE("synth pixels: any window equals the per-pixel reference; boundaries hold only crop", "[synth][kernel]") {
+TEST_CASE("synth pixels: any window equals the per-pixel reference and boundaries hold only crop", "[synth][kernel]") {
   // Guards tiling invariance of the generator and that field boundaries exclude roads/ditches/ponds.
   const FarmPlan plan = plan_farm(small_spec(300));
   const int col = 3, row = 190, w = 37, h = 23;  // odd window, crosses a main road

@@ -202,7 +202,7 @@ TEST_CASE("DLS2 and Altum LWIR metadata equal the reference values", "[stage][ca
   }
 }
 
-TEST_CASE("a flight folder groups into complete captures; incomplete and mixed ones are reported",
+TEST_CASE("a flight folder groups into complete captures and reports incomplete and mixed ones",
           "[stage][captures]") {
   // Guards grouping by CaptureId (test_imageset.py: 2 captures in 0000SET) and that partial
   // captures are never kept.

@@ -173,7 +173,7 @@ TEST_CASE("panel statistics over given corners reproduce MicaSense's panel tests
   }
 }
 
-TEST_CASE("the panel is found from its QR code; irradiance and reflectance match the references",
+TEST_CASE("the panel is found from its QR code and irradiance and reflectance match the references",
           "[stage][captures]") {
   // Guards auto panel detection (test_panel.py, test_capture.py panel_*), E = pi*L/rho, and rho
   // over the panel.
