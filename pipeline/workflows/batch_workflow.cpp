@@ -494,6 +494,7 @@ const std::vector<std::pair<std::string, std::string>>& manifest_keys() {
       {"field_id", "attribute holding the field id"},
       {"ids", "only these field ids (list, or comma-separated)"},
       {"crop_attribute", "attribute holding the crop"},
+      {"ab_line_attribute", "attribute holding each field's A-B line"},
       {"buffer_m", "inner no-spray buffer in m"},
       {"exclusions", "areas to leave out (water, buildings, poles)"},
       {"exclusion_buffer_m", "buffer around exclusions in m"},
@@ -510,7 +511,10 @@ const std::vector<std::pair<std::string, std::string>>& manifest_keys() {
       {"index", "zoning index (default ndvi); several with method kmeans"},
       {"zones", "number of zones 2-7 (default 3)"},
       {"method", "quantile, equal_interval, jenks (default) or kmeans"},
-      {"cell_size_m", "prescription grid cell edge in m (default 10)"},
+      {"cell_size_m", "prescription grid cell edge in m (default 10; along the A-B line)"},
+      {"cell_width_m", "cell edge across the A-B line in m, e.g. the swath (default: cell_size_m)"},
+      {"ab_line", "north (default), auto (longest edge), a bearing, or lonA,latA,lonB,latB"},
+      {"delivery_cell_size_m", "with ab_line: ISOXML/drone raster cell edge in m (default: half the A-B cell)"},
       {"smoothing", "majority filter window 0, 3 (default) or 5"},
       {"min_zone_area_m2", "minimum zone patch area in m2 (default 500)"},
       {"edge_cells", "centre (default) or touching"},
@@ -634,6 +638,7 @@ PipelineConfig batch_job_config(const BatchJobSpec& job, const std::string& outp
   copy(fields, "field_id", "field_id");
   copy(fields, "ids", "ids");
   copy(fields, "crop_attribute", "crop_attribute");
+  copy(fields, "ab_line_attribute", "ab_line_attribute");
   copy(fields, "buffer_m", "buffer_m");
   copy(fields, "exclusions", "exclusions");
   copy(fields, "exclusion_buffer_m", "exclusion_buffer_m");
@@ -644,7 +649,7 @@ PipelineConfig batch_job_config(const BatchJobSpec& job, const std::string& outp
   zones.options["indices"] = YAML::Clone(index);
   copy(zones, "zones", "zones");
   copy(zones, "method", "method");
-  copy(zones, "cell_size_m", "cell_size_m");
+  for (const char* key : {"cell_size_m", "cell_width_m", "ab_line", "delivery_cell_size_m"}) copy(zones, key, key);
   copy(zones, "smoothing", "smoothing");
   copy(zones, "min_zone_area_m2", "min_zone_area_m2");
   copy(zones, "edge_cells", "edge_cells");

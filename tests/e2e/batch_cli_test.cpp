@@ -143,6 +143,22 @@ TEST_CASE("batch prescribes every field of a synthetic farm, and a rerun skips t
   CHECK(!fs::exists(farm.file("never")));  // a dry run creates no folder
 }
 
+TEST_CASE("manifest A-B line keys reach the zones of every field", "[batch][e2e][abline]") {
+  // Guards the manifest keys ab_line / cell_width_m: each field's zones follow its longest edge.
+  BatchFarm farm(6);
+  write_text(farm.manifest(), read_text(farm.manifest()) + "    ab_line: auto\n    cell_width_m: 7\n    report: true\n");
+  const std::string out = farm.file("ab");
+  const auto r = batch(farm.manifest(), out, "--threads 2");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& row : test::read_csv(out + "/summary.csv")) {
+    INFO(row.at("field"));
+    const auto summary = json::parse(read_text(out + "/north/" + row.at("field") + "/summary.json"));
+    CHECK(summary["zoning_grid"]["kind"] == "ab_line");
+    CHECK(summary["zoning_grid"]["cell_width_m"].get<double>() == 7);
+  }
+}
+
 TEST_CASE("a batch killed with SIGKILL and rerun equals an uninterrupted one", "[batch][e2e][resume]") {
   // Guards resumability: kill -9 mid-batch, rerun redoes only unfinished fields, outputs byte-equal an uninterrupted run.
   BatchFarm farm;
