@@ -3,10 +3,26 @@
 // writers.cog — one Cloud-Optimized GeoTIFF per layer: <directory>/<layer>.tif, Float32,
 // NaN nodata, band description = layer name, internal overviews (average), compressed.
 //   Options: directory, layers (default: every derived layer, i.e. the indices), compress
-//   (zstd|deflate|lzw|none), level, overviews, block_px.
-// Tiles stream into an uncompressed tiled scratch GeoTIFF; finish() has GDAL's COG driver
-// lay out the final file (overviews first, as COG requires) under a temporary name and
-// renames it into place. Memory stays bounded: both steps go through GDAL's block cache.
+//   (zstd|deflate|lzw|none), level, overviews, block_px, bigtiff.
+// The file is written in one streaming pass, with no second copy of the raster and no re-read
+// of the full resolution (the old way, a scratch GeoTIFF copied by GDAL's COG driver, wrote
+// every pixel twice and read it all back to build the overviews):
+//  - tiles are cut into COG blocks; a block completes when every pixel of it has arrived;
+//  - each complete block is averaged 2x2 (NaN-aware, GDAL's AVERAGE arithmetic) into its
+//    quarter of a block of the next overview level, which completes in turn, and so on;
+//  - uncompressed, every block goes straight to its final place in the file (the layout is
+//    known from the start); compressed, blocks are encoded in parallel batches (TBB) and
+//    appended to a scratch file, and finish() writes the header and IFDs, then copies the
+//    encoded tiles in COG order (a sequential copy of compressed bytes, in the kernel);
+//  - the GeoTIFF keys and GDAL tags (CRS, geotransform, nodata, description) come from a tiny
+//    GeoTIFF GDAL writes in memory, so they are exactly what GDAL would write.
+// Overview sizes are ceil(size / 2) per level until both sides fit one block (as gdaladdo);
+// GDAL's COG driver rounds down and weighs fractional source pixels instead, so at odd sizes
+// the last overview row/column differs slightly (within one overview pixel); at even sizes
+// the values are GDAL's to the bit. The output bytes do not depend on tile size or threads.
+// Memory: blocks still being filled, about width x block_px x 4 bytes per layer for the
+// overviews, plus a row of full-resolution blocks per layer when the processing tile is not a
+// multiple of block_px (logged); a batch of 2 x threads blocks being encoded.
 #include <memory>
 #include <vector>
 
@@ -18,6 +34,7 @@ namespace fieldrx {
 class CogWriter : public Writer {
  public:
   CogWriter();
+  ~CogWriter() override;
   std::vector<std::string> outputs() const override;
 
  private:
@@ -33,17 +50,23 @@ class CogWriter : public Writer {
   int level_ = 0;
   bool overviews_ = true;
   int block_px_ = 512;
+  std::string bigtiff_;
 
-  struct Output {
-    std::string name;
-    int layer = -1;
-    std::unique_ptr<AtomicOutput> scratch;  // never committed: removed when done
-    DatasetPtr scratch_dataset;
-    std::unique_ptr<AtomicOutput> final_file;
-  };
-  std::vector<Output> outputs_;
-  std::vector<std::string> written_;
+  struct Codec;   // predictor + compression of one tile
+  struct Stream;  // one output file being written
+  struct Job;     // one complete block on its way to the file
+  void add_piece(Stream& stream, int level, int block, const float* source, int source_stride,
+                 int col, int row, int width, int height);
+  void run_batch();
+  void store(Job& job);
+
+  std::unique_ptr<Codec> codec_;
+  std::vector<std::unique_ptr<Stream>> streams_;
+  std::vector<Job> batch_;
+  std::vector<std::vector<float>> spare_blocks_;
+  std::size_t batch_limit_ = 4;
   int threads_ = 1;
+  std::vector<std::string> written_;
 };
 
 }  // namespace fieldrx

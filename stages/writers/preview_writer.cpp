@@ -5,6 +5,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "pipeline/errors.hpp"
@@ -58,11 +59,17 @@ void PreviewWriter::do_write(const Tile& tile) {
       const int pr = (w.row + r) / factor_;
       auto* sums = preview.sums.ptr<double>(pr);
       auto* counts = preview.counts.ptr<int>(pr);
-      for (int c = 0; c < w.width; ++c) {
-        if (!std::isfinite(v[c])) continue;
+      // One preview cell's run of the row at a time: no division per pixel, one update per run.
+      for (int c = 0; c < w.width;) {
         const int pc = (w.col + c) / factor_;
-        sums[pc] += v[c];
-        counts[pc] += 1;
+        const int run_end = std::min(w.width, (pc + 1) * factor_ - w.col);
+        double sum = 0;
+        int count = 0;
+        for (; c < run_end; ++c) {
+          if (std::isfinite(v[c])) sum += v[c], ++count;
+        }
+        sums[pc] += sum;
+        counts[pc] += count;
       }
     }
   }
