@@ -9,7 +9,11 @@
 #
 # Environment: FIELDRX (binary; default: build it in $BUILD_DIR), BUILD_DIR (build-bench),
 # BENCH_DIR (/tmp/fieldrx-bench; needs ~25 GB), SIZE (20000), FIELDS (200), SEED (1),
-# THREADS (2), REPEAT (3: the median run is reported), KEEP=1 keeps the big files.
+# THREADS (2), REPEAT (3: the median run is reported), KEEP=1 keeps the big files,
+# PEERS=0 times only fieldrx and the read floor (no gdal_calc.py / OTB),
+# FIELDRX_BASELINE=/path/to/an/older/fieldrx adds each fieldrx row run with that binary too.
+# All jobs of one input run in turn, REPEAT rounds (interleaved), so a load that comes and goes
+# on a shared machine spreads over every row instead of landing on one.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +25,8 @@ FIELDS=${FIELDS:-200}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 REPEAT=${REPEAT:-3}
+PEERS=${PEERS:-1}
+FIELDRX_BASELINE=${FIELDRX_BASELINE:-}
 CACHE_MB=64  # fieldrx's GDAL block cache (pipeline/io/gdal_io.cpp: gdal_cache_for_budget)
 load_before=$(cut -d" " -f1-3 /proc/loadavg)
 
@@ -43,7 +49,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time, package 'time') is required for CPU and peak RSS" >&2; exit 1; }
 have_otb=0
-command -v otbcli_RadiometricIndices >/dev/null && have_otb=1
+[ "$PEERS" = 1 ] && command -v otbcli_RadiometricIndices >/dev/null && have_otb=1
 
 # ---- fieldrx ----
 if [ -z "${FIELDRX:-}" ]; then
@@ -126,24 +132,47 @@ results=$work/times.txt
 : > "$results"
 mkdir -p "$work/out"
 
-# measure NAME INPUT_KIND OUTPUT_DIR COMMAND...: REPEAT runs, one line per run in $results.
-measure() {
-  local name=$1 kind=$2 out=$3
-  shift 3
-  local i
+# job NAME OUTPUT_DIR COMMAND...: queue a job; run_jobs KIND runs the queue REPEAT rounds, every
+# job once per round (interleaved), one line per run in $results.
+job_names=()
+job_outs=()
+job_commands=()
+job() {
+  job_names+=("$1")
+  job_outs+=("$2")
+  shift 2
+  job_commands+=("$(printf '%q ' "$@")")
+}
+# fieldrx_job NAME OUTPUT_DIR ARGS...: fieldrx ARGS -o OUTPUT_DIR, and the baseline binary's run.
+fieldrx_job() {
+  local name=$1 out=$2
+  shift 2
+  job "$name" "$out" "$FIELDRX" "$@" -o "$out"
+  if [ -n "$FIELDRX_BASELINE" ]; then
+    job "$name [baseline]" "${out}_baseline" "$FIELDRX_BASELINE" "$@" -o "${out}_baseline"
+  fi
+}
+run_jobs() {
+  local kind=$1 i j
   for i in $(seq "$REPEAT"); do
-    rm -rf "$out"
-    mkdir -p "$out"
-    sync
-    if /usr/bin/time -f "%e %U %S %M" -o "$work/time.txt" "$@" >"$work/log.txt" 2>&1; then
-      echo "$name|$kind|$i|$(tail -1 "$work/time.txt")" >>"$results"
-    else
-      echo "bench: FAILED: $name on $kind:" >&2
-      tail -5 "$work/log.txt" >&2
-      echo "$name|$kind|$i|FAILED" >>"$results"
-    fi
-    cp "$work/log.txt" "$out.log"
+    for j in "${!job_names[@]}"; do
+      local name=${job_names[$j]} out=${job_outs[$j]}
+      rm -rf "$out"
+      mkdir -p "$out"
+      sync
+      if eval "/usr/bin/time -f '%e %U %S %M' -o '$work/time.txt' ${job_commands[$j]}" >"$work/log.txt" 2>&1; then
+        echo "$name|$kind|$i|$(tail -1 "$work/time.txt")" >>"$results"
+      else
+        echo "bench: FAILED: $name on $kind:" >&2
+        tail -5 "$work/log.txt" >&2
+        echo "$name|$kind|$i|FAILED" >>"$results"
+      fi
+      cp "$work/log.txt" "$out.log"
+    done
   done
+  job_names=()
+  job_outs=()
+  job_commands=()
 }
 
 # Cross-check: every tool computed the same NDVI (a window in the middle), so nobody is timed
@@ -175,6 +204,17 @@ for path in sorted(glob.glob(os.path.join(base, "*", "*.tif"))):
     extra = int((~np.isfinite(ref) & valid_other).sum())
     print(f"{kind}: {os.path.relpath(path, base)}: max |NDVI - fieldrx| = {diff:.2e} on {int(both.sum())} px; "
           f"{extra} px valid where fieldrx has nodata")
+# Every fieldrx output that claims to be a COG is checked by GDAL's validator.
+try:
+    from osgeo_utils.samples.validate_cloud_optimized_geotiff import validate
+except ImportError:
+    validate = None
+for path in sorted(glob.glob(os.path.join(base, "fieldrx_*", "*.tif"))):
+    if validate is None:
+        print(f"{kind}: {os.path.relpath(path, base)}: COG not checked (osgeo_utils missing)")
+        continue
+    _, errors, _ = validate(path, full_check=False)
+    print(f"{kind}: {os.path.relpath(path, base)}: " + ("valid COG" if not errors else "NOT a valid COG: " + "; ".join(errors)))
 PY
 }
 
@@ -185,37 +225,37 @@ for kind in plain deflate; do
   mkdir -p "$out"
   cat "$in" >/dev/null  # hot page cache (twice the inputs fit in RAM)
   cat "$in" >/dev/null
-  measure "read: all 5 bands, tile by tile (C++ GDAL, ${THREADS} handles)" "$kind" "$out/read" \
+  job "read: all 5 bands, tile by tile (C++ GDAL, ${THREADS} handles)" "$out/read" \
     "$work/read_blocks" "$in" "$THREADS"
-  measure "fieldrx index ndvi (default: ZSTD COG + overviews + preview)" "$kind" "$out/fieldrx_default" \
-    "$FIELDRX" index "$in" --index ndvi --threads "$THREADS" -q -o "$out/fieldrx_default"
-  measure "fieldrx index ndvi --compress none --no-overviews --no-preview" "$kind" "$out/fieldrx_raw" \
-    "$FIELDRX" index "$in" --index ndvi --threads "$THREADS" -q --compress none --no-overviews --no-preview \
-    -o "$out/fieldrx_raw"
+  fieldrx_job "fieldrx index ndvi (default: ZSTD COG + overviews + preview)" "$out/fieldrx_default" \
+    index "$in" --index ndvi --threads "$THREADS" -q
+  fieldrx_job "fieldrx index ndvi --compress none --no-overviews --no-preview" "$out/fieldrx_raw" \
+    index "$in" --index ndvi --threads "$THREADS" -q --compress none --no-overviews --no-preview
   if [ "$kind" = plain ]; then
     # Where the default's time goes: the same run without each output extra.
-    measure "fieldrx index ndvi --compress none (COG + overviews + preview)" "$kind" "$out/fieldrx_cog_none" \
-      "$FIELDRX" index "$in" --index ndvi --threads "$THREADS" -q --compress none -o "$out/fieldrx_cog_none"
-    measure "fieldrx index ndvi --no-overviews --no-preview (ZSTD COG)" "$kind" "$out/fieldrx_zstd_only" \
-      "$FIELDRX" index "$in" --index ndvi --threads "$THREADS" -q --no-overviews --no-preview \
-      -o "$out/fieldrx_zstd_only"
-    measure "fieldrx index ndvi --compress none --no-overviews (preview only)" "$kind" "$out/fieldrx_preview_only" \
-      "$FIELDRX" index "$in" --index ndvi --threads "$THREADS" -q --compress none --no-overviews \
-      -o "$out/fieldrx_preview_only"
+    fieldrx_job "fieldrx index ndvi --compress none (COG + overviews + preview)" "$out/fieldrx_cog_none" \
+      index "$in" --index ndvi --threads "$THREADS" -q --compress none
+    fieldrx_job "fieldrx index ndvi --no-overviews --no-preview (ZSTD COG)" "$out/fieldrx_zstd_only" \
+      index "$in" --index ndvi --threads "$THREADS" -q --no-overviews --no-preview
+    fieldrx_job "fieldrx index ndvi --compress none --no-overviews (preview only)" "$out/fieldrx_preview_only" \
+      index "$in" --index ndvi --threads "$THREADS" -q --compress none --no-overviews
   fi
-  measure "fieldrx index ndvi,ndre (default output; memory check)" "$kind" "$out/fieldrx_ndvi_ndre" \
-    "$FIELDRX" index "$in" --index ndvi,ndre --threads "$THREADS" -q -o "$out/fieldrx_ndvi_ndre"
-  measure "gdal_calc.py (default)" "$kind" "$out/calc_default" \
-    gdal_calc.py -A "$in" --A_band 3 -B "$in" --B_band 5 --calc "$calc_expr" --type Float32 --quiet --overwrite \
-    --outfile "$out/calc_default/ndvi_calc.tif"
-  measure "gdal_calc.py (tuned: TILED=YES, GDAL_CACHEMAX=${CACHE_MB} MiB)" "$kind" "$out/calc_tuned" \
-    env GDAL_CACHEMAX=$CACHE_MB gdal_calc.py -A "$in" --A_band 3 -B "$in" --B_band 5 --calc "$calc_expr" \
-    --type Float32 --co TILED=YES --quiet --overwrite --outfile "$out/calc_tuned/ndvi_calc.tif"
+  fieldrx_job "fieldrx index ndvi,ndre (default output; memory check)" "$out/fieldrx_ndvi_ndre" \
+    index "$in" --index ndvi,ndre --threads "$THREADS" -q
+  if [ "$PEERS" = 1 ]; then
+    job "gdal_calc.py (default)" "$out/calc_default" \
+      gdal_calc.py -A "$in" --A_band 3 -B "$in" --B_band 5 --calc "$calc_expr" --type Float32 --quiet --overwrite \
+      --outfile "$out/calc_default/ndvi_calc.tif"
+    job "gdal_calc.py (tuned: TILED=YES, GDAL_CACHEMAX=${CACHE_MB} MiB)" "$out/calc_tuned" \
+      env GDAL_CACHEMAX=$CACHE_MB gdal_calc.py -A "$in" --A_band 3 -B "$in" --B_band 5 --calc "$calc_expr" \
+      --type Float32 --co TILED=YES --quiet --overwrite --outfile "$out/calc_tuned/ndvi_calc.tif"
+  fi
   if [ "$have_otb" = 1 ]; then
-    measure "OTB RadiometricIndices Vegetation:NDVI (${THREADS} threads)" "$kind" "$out/otb" \
+    job "OTB RadiometricIndices Vegetation:NDVI (${THREADS} threads)" "$out/otb" \
       env ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS=$THREADS OTB_LOGGER_LEVEL=WARNING otbcli_RadiometricIndices \
       -in "$in" -out "$out/otb/ndvi_otb.tif" float -channels.red 3 -channels.nir 5 -list Vegetation:NDVI
   fi
+  run_jobs "$kind"
   crosscheck "$kind"
   rm -rf "$out"  # GBs; the cross-check is done
 done
@@ -244,18 +284,23 @@ def median_run(values):
     ok.sort(key=lambda v: v[0])
     return ok[len(ok) // 2]
 rows = {k: median_run(v) for k, v in runs.items()}
+best = {k: min((v[0] for v in vs if v), default=None) for k, vs in runs.items()}
 print(f"{size}x{size} px ({mpx:.0f} Mpx), 5 bands UInt16, NDVI to Float32; median of {repeat} runs by wall time.")
-print("CPU = user + sys. RSS = peak resident set (GNU time). x fieldrx = wall / wall of `fieldrx raw` on the same input.\n")
-print("| job | input | wall s | CPU s | peak RSS MiB | Mpx/s | x fieldrx raw |")
-print("|---|---|---:|---:|---:|---:|---:|")
+print("CPU = user + sys. RSS = peak resident set (GNU time). x fieldrx raw / x read = wall / wall of `fieldrx raw` /")
+print("of the read floor on the same input (the goal: fieldrx raw within 1.5x of the read floor).")
+print("best = the fastest of the runs (least disturbed by other load).\n")
+print("| job | input | wall s | best wall s | CPU s | peak RSS MiB | Mpx/s | x fieldrx raw | x read |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for (name, kind), r in rows.items():
     raw = rows.get(("fieldrx index ndvi --compress none --no-overviews --no-preview", kind))
+    read = next((v for (n, k), v in rows.items() if n.startswith("read:") and k == kind and v), None)
     if r is None:
-        print(f"| {name} | {kind} | failed | | | | |")
+        print(f"| {name} | {kind} | failed | | | | | | |")
         continue
     wall, user, sys_, rss = r
     ratio = f"{wall / raw[0]:.2f}" if raw else ""
-    print(f"| {name} | {kind} | {wall:.1f} | {user + sys_:.1f} | {rss / 1024:.0f} | {mpx / wall:.0f} | {ratio} |")
+    to_read = f"{wall / read[0]:.2f}" if read else ""
+    print(f"| {name} | {kind} | {wall:.2f} | {best[(name, kind)]:.2f} | {user + sys_:.2f} | {rss / 1024:.0f} | {mpx / wall:.0f} | {ratio} | {to_read} |")
 mem = [r for (name, kind), r in rows.items() if name.startswith("fieldrx index ndvi,ndre") and r]
 if mem:
     peak = max(r[3] for r in mem) / 1024
@@ -266,7 +311,13 @@ PY
   echo
   machine
   echo "- inputs: \`fieldrx synth --size $SIZE --fields $FIELDS --seed $SEED [--compress deflate]\`; generation: plain $(tail -1 "$work/synth-plain.time" 2>/dev/null || echo '(reused)'), deflate $(tail -1 "$work/synth-deflate.time" 2>/dev/null || echo '(reused)')"
-  [ "$have_otb" = 1 ] || echo "- OTB: otbcli_RadiometricIndices is not installed (package otb-bin could not be installed); no OTB rows."
+  if [ "$PEERS" != 1 ]; then
+    echo "- PEERS=0: fieldrx and the read floor only (no gdal_calc.py / OTB rows)."
+  elif [ "$have_otb" != 1 ]; then
+    echo "- OTB: otbcli_RadiometricIndices is not installed (package otb-bin could not be installed); no OTB rows."
+  fi
+  [ -z "$FIELDRX_BASELINE" ] || echo "- [baseline] rows: the same command with \`$FIELDRX_BASELINE\`, run in turn with the others."
+  echo "- jobs run in turn, $REPEAT rounds (interleaved): a load that comes and goes spreads over every row."
   echo
   cat "$work/table.md"
   echo
