@@ -5,6 +5,7 @@
 
 #include "pipeline/errors.hpp"
 #include "stages/filters/radiometric_sun.hpp"
+#include "stages/filters/radiometric_sunshine.hpp"
 
 namespace fieldrx {
 namespace {
@@ -85,7 +86,18 @@ cv::Mat band_radiance(const BandMetadata& b, const cv::Mat& raw) {
   throw StageError(b.path + ": unknown camera family");
 }
 
+bool band_has_lens_model(const BandMetadata& b) {
+  return b.intrinsics.valid() || (b.family == CameraFamily::sequoia && b.has_fisheye());
+}
+
 cv::Matx33d band_camera_matrix(const BandMetadata& b) {
+  if (b.family == CameraFamily::sequoia && b.has_fisheye()) {
+    // SeqUDR / ODM: f = FocalLength (mm) x FocalPlaneResolution (px/mm), c = PrincipalPoint (mm)
+    // x FocalPlaneResolution.
+    const double rx = b.focal_plane_px_per_mm_x, ry = b.focal_plane_px_per_mm_y;
+    return camera_matrix(b.focal_length_mm * rx, b.focal_length_mm * ry,
+                         b.principal_point_mm[0] * rx, b.principal_point_mm[1] * ry);
+  }
   const auto& k = b.intrinsics;
   if (!k.valid()) {
     throw StageError(
@@ -96,17 +108,94 @@ cv::Matx33d band_camera_matrix(const BandMetadata& b) {
   return camera_matrix(k.fx, k.fy, k.cx, k.cy);
 }
 
+FisheyeLens band_fisheye_lens(const BandMetadata& b) {
+  if (!b.has_fisheye()) {
+    throw StageError(b.path +
+                     ": the fisheye model is incomplete (XMP Camera:FisheyePolynomial, "
+                     "FisheyeAffineMatrix, PrincipalPoint, EXIF FocalLength and "
+                     "FocalPlaneX/YResolution); a Sequoia band file carries them all");
+  }
+  FisheyeLens lens;
+  for (std::size_t i = 0; i < b.fisheye_polynomial.size(); ++i) lens.p[i] = b.fisheye_polynomial[i];
+  const auto& a = b.fisheye_affine;
+  lens.affine = cv::Matx22d(a[0], a[1], a[2], a[3]);
+  if (!(std::fabs(lens.affine(0, 0) * lens.affine(1, 1) - lens.affine(0, 1) * lens.affine(1, 0)) >
+        0)) {
+    throw StageError(b.path +
+                     ": XMP Camera:FisheyeAffineMatrix is singular; expected C, D, E, F "
+                     "with C and F about the lens's radius in px (e.g. 1558, 0, 0, 1558)");
+  }
+  lens.center = {b.principal_point_mm[0] * b.focal_plane_px_per_mm_x,
+                 b.principal_point_mm[1] * b.focal_plane_px_per_mm_y};
+  return lens;
+}
+
 UndistortMaps band_undistort_maps(const BandMetadata& b) {
-  return undistort_maps(band_camera_matrix(b), b.intrinsics.distortion,
-                        cv::Size(b.width, b.height));
+  const cv::Size size(b.width, b.height);
+  if (b.family == CameraFamily::sequoia) {
+    const UndistortMaps maps =
+        fisheye_undistort_maps(band_fisheye_lens(b), band_camera_matrix(b), size);
+    return b.rotated_180 ? rotate_maps_180(maps, size) : maps;
+  }
+  return undistort_maps(band_camera_matrix(b), b.intrinsics.distortion, size);
+}
+
+cv::Matx33d band_undistorted_camera(const BandMetadata& b) {
+  if (b.family == CameraFamily::sequoia) {
+    cv::Matx33d k = band_camera_matrix(b);
+    if (b.rotated_180) {
+      k(0, 2) = b.width - 1 - k(0, 2);
+      k(1, 2) = b.height - 1 - k(1, 2);
+    }
+    return k;
+  }
+  return undistorted_camera_matrix(band_camera_matrix(b), b.intrinsics.distortion,
+                                   {b.width, b.height});
 }
 
 bool sun_sensor_is_absolute(const BandMetadata& b) {
   return b.family == CameraFamily::micasense;
 }
 
+bool sun_sensor_usable_without_panel(const BandMetadata& b) {
+  return b.family != CameraFamily::sequoia;
+}
+
+namespace {
+
+// Sequoia: the reading nearest the capture, S = CH0 / (gain * t).
+double sequoia_sunshine(const BandMetadata& b) {
+  const std::string fix = "; calibrate with a panel alone (--panel without --sun-sensor)";
+  if (!b.sunshine_problem.empty()) throw StageError(b.path + ": " + b.sunshine_problem + fix);
+  if (b.sunshine.empty())
+    throw StageError(b.path + ": no sunshine sensor reading (XMP Camera:IrradianceList)" + fix);
+  const std::vector<double> gains = sunshine_gains(b.sunshine_calibration);
+  const std::size_t i = *sunshine_record_for_capture(b.sunshine, b.utc_us);
+  const SunshineRecord& r = b.sunshine[i];
+  const double s = sunshine_irradiance(r, gains);
+  if (!(s > 0)) {
+    std::string why;
+    if (r.ch0 >= kSunshineSaturated)
+      why = "CH0 is saturated (65535)";
+    else if (r.ch0 == 0)
+      why = "CH0 is 0 (a covered or dark sensor)";
+    else if (r.integration_ms == 0)
+      why = "its integration time is 0 ms";
+    else
+      why = "gain index " + std::to_string(r.gain_index) +
+            " has no usable row in XMP Camera:IrradianceCalibrationMeasurement (missing or "
+            "saturated), so its gain is unknown";
+    throw StageError(b.path + ": the sunshine sensor reading " + std::to_string(i + 1) + " of " +
+                     std::to_string(b.sunshine.size()) + " cannot be used: " + why + fix);
+  }
+  return s;
+}
+
+}  // namespace
+
 double sun_sensor_irradiance(const BandMetadata& b) {
   const SunSensorReading& s = b.sun;
+  if (b.family == CameraFamily::sequoia) return sequoia_sunshine(b);
   if (b.family == CameraFamily::dji_p4m || b.family == CameraFamily::dji_m3m) {
     if (!(b.dji_irradiance > 0)) {
       throw StageError(
@@ -153,7 +242,9 @@ PanelMeasurement measure_panel(const BandMetadata& b, const cv::Mat& raw,
   PanelMeasurement m;
   const UndistortMaps maps = band_undistort_maps(b);
   const cv::Mat radiance = undistort(band_radiance(b, raw), maps);
-  const cv::Mat raw_undistorted = undistort(raw, maps);
+  cv::Mat upright = raw;  // in band_radiance's frame, which the maps start from
+  if (b.family == CameraFamily::sequoia && b.rotated_180) cv::flip(raw, upright, -1);
+  const cv::Mat raw_undistorted = undistort(upright, maps);
   if (corners) {
     m.corners = *corners;
     m.source = "given";
@@ -161,7 +252,7 @@ PanelMeasurement measure_panel(const BandMetadata& b, const cv::Mat& raw,
     for (const auto& p : b.panel_region) m.corners.emplace_back(p[0], p[1]);
     m.source = "metadata";
   } else {
-    PanelDetection detection = detect_micasense_panel(radiance, raw);
+    PanelDetection detection = detect_micasense_panel(radiance, upright);
     if (!detection.found) {
       throw StageError(
           b.path +

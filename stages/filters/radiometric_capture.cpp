@@ -22,14 +22,11 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
   const BandMetadata& b = capture.bands[band];
   const BandMetadata& r = capture.bands[reference];
   if (band == reference) return cv::Matx33d::eye();
-  auto undistorted_k = [](const BandMetadata& m) {
-    return undistorted_camera_matrix(band_camera_matrix(m), m.intrinsics.distortion,
-                                     {m.width, m.height});
-  };
-  const bool both_perspective = b.intrinsics.valid() && r.intrinsics.valid();
-  if (b.rig_relatives_deg.size() == 3 && both_perspective) {
-    const cv::Matx33d warp =
-        rig_relatives_seed(b.rig_relatives_deg, undistorted_k(b), undistorted_k(r)).inv();
+  const bool both_modelled = band_has_lens_model(b) && band_has_lens_model(r);
+  if (b.rig_relatives_deg.size() == 3 && both_modelled) {
+    const cv::Matx33d warp = rig_relatives_seed(b.rig_relatives_deg, band_undistorted_camera(b),
+                                                band_undistorted_camera(r))
+                                 .inv();
     return warp * (1.0 / warp(2, 2));
   }
   if (b.calibrated_hmatrix.size() == 9 && r.calibrated_hmatrix.size() == 9) {
@@ -45,8 +42,9 @@ cv::Matx33d factory_seed(const Capture& capture, std::size_t band, std::size_t r
     return cv::Matx33d(1, 0, b.relative_optical_center_x - r.relative_optical_center_x, 0, 1,
                        b.relative_optical_center_y - r.relative_optical_center_y, 0, 0, 1);
   }
-  if ((b.width != r.width || b.height != r.height) && both_perspective) {
-    return undistorted_k(b) * undistorted_k(r).inv();  // same optical axis, other camera
+  if ((b.width != r.width || b.height != r.height) && both_modelled) {
+    // same optical axis, other camera
+    return band_undistorted_camera(b) * band_undistorted_camera(r).inv();
   }
   return cv::Matx33d::eye();
 }
@@ -68,18 +66,16 @@ CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv
     const BandMetadata& b = capture.bands[i];
     if (b.is_thermal()) continue;
     const cv::Mat rho = reflectance_from_radiance(band_radiance(b, raw[i]), irradiance[i]);
-    if (b.intrinsics.valid()) {
+    if (band_has_lens_model(b)) {
       undistorted[i] =
           undistort(rho, band_undistort_maps(b), std::numeric_limits<double>::quiet_NaN());
     } else {
-      undistorted[i] = rho;  // Sequoia fisheye: no perspective model; kept as recorded
-      out.warnings.push_back(b.path + ": no perspective lens model; the band is not undistorted");
+      undistorted[i] = rho;
+      out.warnings.push_back(b.path +
+                             ": no lens model in the metadata; the band is not undistorted");
     }
   }
-  if (ref.intrinsics.valid()) {
-    out.reference_camera =
-        undistorted_camera_matrix(band_camera_matrix(ref), ref.intrinsics.distortion, grid);
-  }
+  if (band_has_lens_model(ref)) out.reference_camera = band_undistorted_camera(ref);
   out.max_residual_px = 0;
   bool any_measured = false;
   for (std::size_t i = 0; i < capture.bands.size(); ++i) {
@@ -133,7 +129,7 @@ CalibratedCapture calibrate_capture(const Capture& capture, const std::vector<cv
       continue;
     }
     cv::Mat celsius = band_radiance(b, raw[i]);
-    if (b.intrinsics.valid()) {
+    if (band_has_lens_model(b)) {
       celsius =
           undistort(celsius, band_undistort_maps(b), std::numeric_limits<double>::quiet_NaN());
     }

@@ -189,3 +189,82 @@ cv::Mat undistort(const cv::Mat& image, const UndistortMaps& maps, double border
 }
 
 }  // namespace fieldrx
+
+namespace fieldrx {
+namespace {
+
+double fisheye_rho(const std::array<double, 5>& p, double theta) {
+  return p[0] + theta * (p[1] + theta * (p[2] + theta * (p[3] + theta * p[4])));
+}
+
+}  // namespace
+
+cv::Point2d fisheye_distort_point(const FisheyeLens& lens, const cv::Matx33d& k, cv::Point2d u) {
+  // The ray of the undistorted pixel, at Z = 1.
+  const double x = (u.x - k(0, 2)) / k(0, 0);
+  const double y = (u.y - k(1, 2)) / k(1, 1);
+  const double r = std::hypot(x, y);
+  double xh = 0, yh = 0;  // on the optical axis the direction is undefined; p0 is 0 on Sequoia
+  if (r > 0) {
+    const double theta = 2.0 / kPi * std::atan(r);
+    const double scale = fisheye_rho(lens.p, theta) / r;
+    xh = x * scale;
+    yh = y * scale;
+  }
+  const cv::Vec2d d = lens.affine * cv::Vec2d(xh, yh);
+  return {d[0] + lens.center.x, d[1] + lens.center.y};
+}
+
+cv::Point2d fisheye_undistort_point(const FisheyeLens& lens, const cv::Matx33d& k, cv::Point2d d) {
+  constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+  const cv::Vec2d h = lens.affine.inv() * cv::Vec2d(d.x - lens.center.x, d.y - lens.center.y);
+  const double rho = std::hypot(h[0], h[1]);
+  double x = 0, y = 0;
+  if (rho > 0) {
+    const auto& p = lens.p;
+    double theta = p[1] > 0 ? (rho - p[0]) / p[1] : rho;
+    for (int i = 0; i < 50; ++i) {
+      const double slope = p[1] + theta * (2 * p[2] + theta * (3 * p[3] + 4 * p[4] * theta));
+      if (!(slope > 0)) return {kNaN, kNaN};
+      const double step = (fisheye_rho(p, theta) - rho) / slope;
+      theta -= step;
+      if (std::fabs(step) < 1e-15) break;
+    }
+    if (!(theta >= 0 && theta < 1)) return {kNaN, kNaN};
+    const double r = std::tan(theta * kPi / 2);
+    x = h[0] / rho * r;
+    y = h[1] / rho * r;
+  }
+  return {k(0, 0) * x + k(0, 2), k(1, 1) * y + k(1, 2)};
+}
+
+UndistortMaps fisheye_undistort_maps(const FisheyeLens& lens, const cv::Matx33d& k, cv::Size size) {
+  UndistortMaps maps;
+  maps.new_k = k;
+  maps.map_x.create(size, CV_32F);
+  maps.map_y.create(size, CV_32F);
+  for (int v = 0; v < size.height; ++v) {
+    float* mx = maps.map_x.ptr<float>(v);
+    float* my = maps.map_y.ptr<float>(v);
+    for (int u = 0; u < size.width; ++u) {
+      const cv::Point2d d = fisheye_distort_point(lens, k, {double(u), double(v)});
+      mx[u] = static_cast<float>(d.x);
+      my[u] = static_cast<float>(d.y);
+    }
+  }
+  return maps;
+}
+
+UndistortMaps rotate_maps_180(const UndistortMaps& maps, cv::Size source_size) {
+  UndistortMaps out;
+  cv::flip(maps.map_x, out.map_x, -1);
+  cv::flip(maps.map_y, out.map_y, -1);
+  out.map_x = static_cast<float>(source_size.width - 1) - out.map_x;
+  out.map_y = static_cast<float>(source_size.height - 1) - out.map_y;
+  out.new_k = maps.new_k;
+  out.new_k(0, 2) = maps.map_x.cols - 1 - maps.new_k(0, 2);
+  out.new_k(1, 2) = maps.map_x.rows - 1 - maps.new_k(1, 2);
+  return out;
+}
+
+}  // namespace fieldrx

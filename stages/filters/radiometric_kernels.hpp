@@ -85,4 +85,36 @@ UndistortMaps undistort_maps(const cv::Matx33d& k, const std::array<double, 5>& 
 // Bilinear remap; pixels that come from outside the frame become `border` (MicaSense: 0).
 cv::Mat undistort(const cv::Mat& image, const UndistortMaps& maps, double border = 0.0);
 
+// Fisheye lens (Parrot Sequoia), the Pix4D fisheye model ("How are the internal and external
+// camera parameters defined?", support.pix4d.com 202559089, section 2.2, and Pix4D's note
+// "Camera internals for fisheye lens"): a ray (X, Y, Z) in camera coordinates maps to
+//   r = sqrt(X^2 + Y^2) / Z,  theta = (2/pi) atan(r),  rho = p0 + p1 theta + ... + p4 theta^4,
+//   (xh, yh) = rho (X, Y) / sqrt(X^2 + Y^2),
+//   x_d = C xh + D yh + cx,  y_d = E xh + F yh + cy        (pixels)
+// with XMP FisheyePolynomial = p0..p3 (Parrot: "for i > 3, pi = 0"; a fifth value is p4) and
+// FisheyeAffineMatrix = C, D, E, F (row-major, as
+// exiv2's tag reference and Pix4D give it; Yu-Hsuan Tu's Parrot_Sequoia_Image_Handler reads it
+// so; R. Fenger-Nielsen's port of muzammil360's SeqUDR swaps D and E, which are 0 on Sequoia
+// files). The undistorted image is a pinhole camera `k`: each of its pixels is cast as the ray
+// K^-1 (u, v, 1) and looked up at its distorted position (SeqUDR; Parrot forum thread "Fish eye
+// correction": start from undistorted points, add the distortion, interpolate). SeqUDR and ODM
+// take k from the EXIF FocalLength and the XMP PrincipalPoint (both mm) times
+// FocalPlaneX/YResolution (px/mm); the lens's own scale at the centre is 2C/pi (Pix4D), a few
+// per cent less on Sequoia (forum: 2C/pi = 992 px, FocalLength * resolution = 1067 px).
+struct FisheyeLens {
+  std::array<double, 5> p{0, 1, 0, 0, 0};   // p0..p4
+  cv::Matx22d affine = cv::Matx22d::eye();  // [C D; E F], px
+  cv::Point2d center{0, 0};                 // principal point, px
+};
+// Distorted pixel of the undistorted pixel `u` of the pinhole camera `k`.
+cv::Point2d fisheye_distort_point(const FisheyeLens& lens, const cv::Matx33d& k, cv::Point2d u);
+// The inverse (Newton on rho(theta), which must be increasing up to the point); NaN when the
+// distorted point lies outside the lens's monotonic range (theta >= 1 is behind the camera).
+cv::Point2d fisheye_undistort_point(const FisheyeLens& lens, const cv::Matx33d& k, cv::Point2d d);
+// Remap tables for cv::remap onto the pinhole camera `k` of the given size (new_k = k).
+UndistortMaps fisheye_undistort_maps(const FisheyeLens& lens, const cv::Matx33d& k, cv::Size size);
+// Maps and camera of a frame turned by 180 degrees (EXIF Orientation 3): the same lookups with
+// both the output and the source pixel turned, and the principal point mirrored.
+UndistortMaps rotate_maps_180(const UndistortMaps& maps, cv::Size source_size);
+
 }  // namespace fieldrx

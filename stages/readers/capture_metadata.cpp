@@ -334,6 +334,36 @@ void read_dji(const ImageTags& tags, BandMetadata& band, int band_hint) {
   band.capture_id = tags.text(kXmpDji, "CaptureUUID").value_or("");
 }
 
+// Sequoia sunshine sensor: IrradianceList (base64 of 28-byte records,
+// stages/filters/radiometric_sunshine.hpp) and IrradianceCalibrationMeasurement. What cannot be
+// read is kept in sunshine_problem and reported only when the sun sensor is asked for.
+void read_sequoia_sunshine(const ImageTags& tags, BandMetadata& band) {
+  const auto list = tags.text(kXmpCamera, "IrradianceList");
+  if (!list || list->empty()) {
+    band.sunshine_problem = "XMP Camera:IrradianceList (the sunshine sensor readings) is missing";
+    return;
+  }
+  const auto bytes = decode_base64(*list);
+  if (!bytes) {
+    band.sunshine_problem = "XMP Camera:IrradianceList is not valid base64";
+    return;
+  }
+  auto records = sunshine_records(*bytes);
+  if (!records) {
+    band.sunshine_problem = "XMP Camera:IrradianceList holds " + std::to_string(bytes->size()) +
+                            " bytes, not whole 28-byte records (firmware before 1.1.0 wrote "
+                            "20-byte records without gain and integration time; update the "
+                            "Sequoia firmware or calibrate with a panel alone)";
+    return;
+  }
+  band.sunshine = std::move(*records);
+  try {
+    band.sunshine_calibration = tags.numbers(kXmpCamera, "IrradianceCalibrationMeasurement");
+  } catch (const Error& e) {
+    band.sunshine_problem = e.what();
+  }
+}
+
 // Parrot Sequoia: SensorModel, 2-D vignetting polynomial, sunshine sensor list, fisheye.
 void read_sequoia(const ImageTags& tags, BandMetadata& band, int band_hint) {
   const std::string& path = band.path;
@@ -347,10 +377,11 @@ void read_sequoia(const ImageTags& tags, BandMetadata& band, int band_hint) {
   for (double e : tags.numbers(kXmpCamera, "VignettingPolynomial2DName"))
     band.vignetting_exponents.push_back(int(e));
   band.vignetting_coefficients = tags.numbers(kXmpCamera, "VignettingPolynomial2D");
-  band.irradiance_list_base64 = tags.text(kXmpCamera, "IrradianceList").value_or("");
+  read_sequoia_sunshine(tags, band);
   band.fisheye_polynomial = tags.numbers(kXmpCamera, "FisheyePolynomial");
   band.fisheye_affine = tags.numbers(kXmpCamera, "FisheyeAffineMatrix");
   band.principal_point_mm = tags.numbers(kXmpCamera, "PrincipalPoint");
+  band.focal_length_mm = tags.exif_number("Exif.Photo.FocalLength").value_or(kNoValue);
   band.capture_id = tags.text(kXmpCamera, "CaptureUUID").value_or("");
   const auto yaw = tags.number(kXmpCamera, "Yaw");
   const auto pitch = tags.number(kXmpCamera, "Pitch");
@@ -376,6 +407,12 @@ std::string camera_family_name(CameraFamily family) {
 
 bool BandMetadata::is_thermal() const {
   return lower(band_name) == "lwir";
+}
+
+bool BandMetadata::has_fisheye() const {
+  return (fisheye_polynomial.size() == 4 || fisheye_polynomial.size() == 5) &&
+         fisheye_affine.size() == 4 && principal_point_mm.size() == 2 && focal_length_mm > 0 &&
+         focal_plane_px_per_mm_x > 0 && focal_plane_px_per_mm_y > 0;
 }
 
 bool BandMetadata::auto_calibration_image() const {

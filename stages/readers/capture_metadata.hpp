@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "stages/filters/radiometric_sunshine.hpp"
 #include "stages/readers/xmp_metadata.hpp"
 
 namespace fieldrx {
@@ -96,15 +97,22 @@ struct BandMetadata {
   double f_number = kNoValue, iso = kNoValue;
   std::vector<int> vignetting_exponents;  // pairs (n_i, m_i)
   std::vector<double> vignetting_coefficients;
-  std::string irradiance_list_base64;
-  std::vector<double> fisheye_polynomial, fisheye_affine;  // p0..p3 ; C, D, E, F
+  // Sunshine sensor: the readings of XMP IrradianceList, the gain calibration rows of
+  // IrradianceCalibrationMeasurement (gain index, integration ms, CH0, CH1, ...), and why they
+  // cannot be used (empty when they can, or when the file has none). Not an error at reading
+  // time: a panel calibrates without them.
+  std::vector<SunshineRecord> sunshine;
+  std::vector<double> sunshine_calibration;
+  std::string sunshine_problem;
+  std::vector<double> fisheye_polynomial, fisheye_affine;  // p0..p3(p4) ; C, D, E, F (px)
   bool rotated_180 = false;                                // EXIF Orientation 3
 
   SunSensorReading sun;
 
   // Camera geometry.
-  CameraIntrinsics intrinsics;  // for undistortion (not set for Sequoia's fisheye)
-  double focal_length_mm = kNoValue;
+  CameraIntrinsics intrinsics;        // perspective lenses (not set for Sequoia's fisheye)
+  bool has_fisheye() const;           // Sequoia: fisheye_* and principal point, focal length, px/mm
+  double focal_length_mm = kNoValue;  // Sequoia: EXIF FocalLength
   double focal_plane_px_per_mm_x = kNoValue, focal_plane_px_per_mm_y = kNoValue;
   std::vector<double> distortion_xmp;  // as written: k1,k2,k3,p1,p2 (MicaSense)
   std::vector<double> principal_point_mm;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/readers/xmp_metadata.hpp"
 
+#include <cctype>
 #include <cstdlib>
 #include <exiv2/exiv2.hpp>
 #include <limits>
@@ -231,6 +232,28 @@ void ImageTags::set_xmp(std::string family, std::string name, std::vector<std::s
 
 void ImageTags::set_exif(std::string key, std::string text, std::vector<double> numbers) {
   exif_[std::move(key)] = ExifValue{std::move(text), std::move(numbers)};
+}
+
+std::optional<std::vector<std::uint8_t>> decode_base64(std::string_view text) {
+  std::string clean;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    clean += c;
+  }
+  if (clean.empty() || clean.size() % 4 != 0) return std::nullopt;
+  std::size_t padding = 0;
+  while (padding < clean.size() && clean[clean.size() - 1 - padding] == '=') ++padding;
+  if (padding > 2) return std::nullopt;
+  for (std::size_t i = 0; i + padding < clean.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(clean[i]);
+    if (!std::isalnum(c) && c != '+' && c != '/') return std::nullopt;
+  }
+  const std::size_t size = clean.size() / 4 * 3 - padding;
+  // exiv2 wants room beyond the decoded bytes (it writes a terminating zero).
+  std::vector<char> out(size + 4);
+  const long got = Exiv2::base64decode(clean.c_str(), out.data(), out.size());
+  if (got < 0 || static_cast<std::size_t>(got) != size) return std::nullopt;
+  return std::vector<std::uint8_t>(out.begin(), out.begin() + static_cast<long>(size));
 }
 
 }  // namespace fieldrx

@@ -12,6 +12,7 @@
 //   - A list is an rdf:Seq/Bag with one rdf:li per value, or one text (or one rdf:li) holding a
 //     comma- or space-separated string; numbers() accepts every form.
 // Facts: docs/multispectral-cameras.md ("Common XMP encodings"), Exiv2 0.27 API.
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,5 +73,10 @@ std::string xmp_family_of_uri(std::string_view uri);
 
 // Splits "a, b c" / "a,b" into items; used for lists written as one string.
 std::vector<std::string> split_list_text(std::string_view text);
+
+// Bytes of a base64 text (RFC 4648 alphabet, '=' padding; ASCII white space, as in wrapped XMP
+// text, is ignored), decoded by exiv2's Exiv2::base64decode. nullopt when the text is not
+// well-formed base64 (exiv2's decoder alone accepts some malformed padding).
+std::optional<std::vector<std::uint8_t>> decode_base64(std::string_view text);
 
 }  // namespace fieldrx
