@@ -3,10 +3,11 @@
 // per capture (+ captures.csv, + an optional quick mosaic). Irradiance per band comes from a
 // reflectance panel (--panel CAPTURE_DIR, or panel captures found in the flight folder), from
 // the sun sensor (--sun-sensor), or both (the panel fixes the sun sensor's scale:
-// E = E_panel * DLS_capture / DLS_panel). Captures run in parallel (TBB), each band aligned to
-// the reference band; a band that does not align is reported, never silently warped.
-// The work is the flight calibration workflow (pipeline/workflows/calibrate_workflow.hpp), shared
-// with readers.captures and `fieldrx batch`; this file holds the flags.
+// E = E_panel * DLS_capture / DLS_panel; Parrot Sequoia's sunshine sensor needs that panel).
+// Captures run in parallel (TBB), each band aligned to the reference band; a band that does not
+// align is reported, never silently warped. The work is the flight calibration workflow
+// (pipeline/workflows/calibrate_workflow.hpp), shared with readers.captures and `fieldrx batch`;
+// this file holds the flags.
 #include <iostream>
 #include <limits>
 
@@ -22,7 +23,7 @@ namespace {
 
 struct CalibrateArgs {
   FlightSettings flight;
-  std::string albedo_text, output;
+  std::string albedo_text, corners_text, output;
   bool no_align = false, mosaic = false;
   ExecutionSettings execution;
 };
@@ -46,9 +47,24 @@ std::vector<double> parse_albedo(const std::string& text) {
   return values;
 }
 
+std::vector<double> parse_corners(const std::string& text) {
+  std::vector<double> values;
+  for (const auto& item : split_list_text(text)) {
+    try {
+      values.push_back(parse_number(item));
+    } catch (const std::exception&) {
+      throw ConfigError("--panel-corners '" + text + "': '" + item +
+                        "' is not a number; give x1,y1,x2,y2,x3,y3,x4,y4 in px, e.g. "
+                        "600,420,700,420,700,520,600,520");
+    }
+  }
+  return values;
+}
+
 int run_calibrate(CalibrateArgs args) {
   set_log_quiet(args.execution.quiet);
   if (!args.albedo_text.empty()) args.flight.panel_albedo = parse_albedo(args.albedo_text);
+  if (!args.corners_text.empty()) args.flight.panel_corners_px = parse_corners(args.corners_text);
   args.flight.align = !args.no_align;
   const CalibrationRun run = calibrate_flight(
       args.flight, args.output, args.mosaic ? args.output + "/mosaic.tif" : "", args.execution);
@@ -72,6 +88,9 @@ Subcommand add_calibrate_command(CLI::App& app) {
   command->add_option("--panel-albedo", args->albedo_text,
                       "panel reflectance: one value or one per band in camera band order, e.g. "
                       "0.67,0.69,0.68,0.61,0.67");
+  command->add_option("--panel-corners", args->corners_text,
+                      "the panel's corners in the --panel capture, x1,y1,...,x4,y4 (px of the "
+                      "undistorted bands) for a panel without a MicaSense QR code (Sequoia)");
   command->add_flag(
       "--sun-sensor", args->flight.sun_sensor,
       "irradiance from the sun sensor per capture (with a panel: scaled by the panel)");

@@ -4,6 +4,7 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -29,9 +30,41 @@ namespace fieldrx {
 namespace fs = std::filesystem;
 namespace {
 
+// The unit of a band's irradiance (and of captures.csv's irradiance columns): the radiance unit
+// of band_radiance times sr.
+std::string irradiance_unit(const BandMetadata& b) {
+  switch (b.family) {
+    case CameraFamily::micasense:
+      return "W/m2/nm";
+    case CameraFamily::dji_p4m:
+    case CameraFamily::dji_m3m:
+      return "DJI relative";
+    case CameraFamily::sequoia:
+      return "Sequoia relative";
+  }
+  return "";
+}
+
+// The panel area given as x1,y1,...,x4,y4 (px of each band's undistorted frame), if any.
+std::optional<std::vector<cv::Point>> given_panel_corners(const FlightSettings& s) {
+  if (s.panel_corners_px.empty()) return std::nullopt;
+  if (s.panel_corners_px.size() != 8) {
+    throw ConfigError("panel corners (--panel-corners / panel_corners_px): " +
+                      std::to_string(s.panel_corners_px.size()) +
+                      " numbers; give the four corners as x1,y1,x2,y2,x3,y3,x4,y4 (px)");
+  }
+  std::vector<cv::Point> corners;
+  for (std::size_t i = 0; i < 8; i += 2) {
+    corners.emplace_back(static_cast<int>(std::lround(s.panel_corners_px[i])),
+                         static_cast<int>(std::lround(s.panel_corners_px[i + 1])));
+  }
+  return corners;
+}
+
 // Panel irradiance per band of `panel`, with the albedo given, from the metadata, or the serial.
-std::vector<PanelMeasurement> measure_panel_capture(const Capture& panel,
-                                                    const std::vector<double>& albedo) {
+std::vector<PanelMeasurement> measure_panel_capture(
+    const Capture& panel, const std::vector<double>& albedo,
+    const std::optional<std::vector<cv::Point>>& corners) {
   if (!albedo.empty() && albedo.size() != 1 && albedo.size() != panel.bands.size()) {
     throw ConfigError(
         "panel albedo (--panel-albedo / panel_albedo): " + std::to_string(albedo.size()) +
@@ -45,7 +78,7 @@ std::vector<PanelMeasurement> measure_panel_capture(const Capture& panel,
     if (b.is_thermal()) continue;
     std::optional<double> given;
     if (!albedo.empty()) given = albedo.size() == 1 ? albedo[0] : albedo[i];
-    out[i] = measure_panel(b, raw[i], std::nullopt, given);
+    out[i] = measure_panel(b, raw[i], corners, given);
     if (!(out[i].albedo > 0)) {
       throw ConfigError(
           b.path +
@@ -56,7 +89,7 @@ std::vector<PanelMeasurement> measure_panel_capture(const Capture& panel,
     log_info("panel " + panel.id + " " + b.band_name + ": " +
              std::to_string(out[i].radiance.count) + " px (" + out[i].source + "), albedo " +
              std::to_string(out[i].albedo) + " (" + out[i].albedo_source + "), irradiance " +
-             std::to_string(out[i].irradiance) + " W/m2/nm");
+             std::to_string(out[i].irradiance) + " " + irradiance_unit(b));
   }
   return out;
 }
@@ -64,10 +97,9 @@ std::vector<PanelMeasurement> measure_panel_capture(const Capture& panel,
 // A capture with a panel in view: an auto-calibration image, or a detectable panel QR code.
 bool holds_panel(const Capture& capture) {
   if (capture.is_panel_capture()) return true;
-  if (capture.family != CameraFamily::micasense) return false;
   const std::size_t b = capture.bands.size() > 1 ? 1 : 0;
   const BandMetadata& band = capture.bands[b];
-  if (band.is_thermal() || !band.intrinsics.valid()) return false;
+  if (band.is_thermal() || !band_has_lens_model(band)) return false;
   const cv::Mat raw = read_raw_band(band.path);
   return detect_micasense_panel(undistort(band_radiance(band, raw), band_undistort_maps(band)), raw)
       .found;
@@ -80,16 +112,30 @@ std::optional<Capture> find_panel(const FlightSettings& s, FlightScan& scan) {
   if (!s.panel_dir.empty()) {
     FlightScan panel_scan = scan_flight_folder(s.panel_dir);
     for (auto& capture : panel_scan.captures) {
-      if (holds_panel(capture)) {
+      // Given corners mark the panel themselves: the folder's first capture is the panel's.
+      if (!s.panel_corners_px.empty() || holds_panel(capture)) {
         panel = std::move(capture);
         break;
       }
     }
-    if (!panel)
-      throw StageError(s.panel_dir + ": no capture with a readable reflectance panel found");
+    if (!panel) {
+      throw StageError(s.panel_dir +
+                       ": no capture with a readable reflectance panel found (no MicaSense panel "
+                       "QR code in view); give the panel's corners with --panel-corners "
+                       "(panel_corners_px)");
+    }
     return panel;
   }
-  if (s.sun_sensor && s.panel_albedo.empty()) return panel;
+  if (!s.panel_corners_px.empty()) {
+    throw ConfigError(
+        "--panel-corners (panel_corners_px) marks the panel in a panel capture; give "
+        "that capture's folder with --panel CAPTURE_DIR (panel_dir)");
+  }
+  // A sun sensor that needs no panel: no search (unless an albedo asks for a panel).
+  const bool sun_alone = std::all_of(
+      scan.captures.begin(), scan.captures.end(),
+      [](const Capture& c) { return sun_sensor_usable_without_panel(c.bands.front()); });
+  if (s.sun_sensor && s.panel_albedo.empty() && sun_alone) return panel;
   std::vector<Capture> flight;
   const std::size_t n = scan.captures.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -106,8 +152,11 @@ std::optional<Capture> find_panel(const FlightSettings& s, FlightScan& scan) {
   scan.captures = std::move(flight);
   if (!panel && !s.sun_sensor) {
     throw ConfigError(s.flight_dir +
-                      ": no reflectance panel capture found; give one with --panel CAPTURE_DIR "
-                      "(panel_dir), or use the sun sensor with --sun-sensor (sun_sensor: true)");
+                      ": no reflectance panel capture found; give one with --panel " +
+                      (sun_alone ? "CAPTURE_DIR (panel_dir), or use the sun sensor with "
+                                   "--sun-sensor (sun_sensor: true)"
+                                 : "CAPTURE_DIR and, for a panel without a MicaSense QR code, "
+                                   "its corners with --panel-corners (panel_corners_px)"));
   }
   return panel;
 }
@@ -174,7 +223,7 @@ CalibrationRun calibrate_flight(const FlightSettings& s, const std::string& capt
   }
   const std::optional<Capture> panel = find_panel(s, scan);
   std::vector<PanelMeasurement> panel_bands;
-  if (panel) panel_bands = measure_panel_capture(*panel, s.panel_albedo);
+  if (panel) panel_bands = measure_panel_capture(*panel, s.panel_albedo, given_panel_corners(s));
   if (scan.captures.empty())
     throw StageError(s.flight_dir + ": the folder holds only panel captures");
 
@@ -193,13 +242,28 @@ CalibrationRun calibrate_flight(const FlightSettings& s, const std::string& capt
         }
         e[i] = panel_bands[i].irradiance;
         if (s.sun_sensor) e[i] *= sun_sensor_irradiance(b) / sun_sensor_irradiance(panel->bands[i]);
+      } else if (!sun_sensor_usable_without_panel(b)) {
+        throw StageError(
+            b.path + ": " + camera_family_name(b.family) +
+            "'s sunshine sensor is uncalibrated: its readings are relative, with an arbitrary "
+            "scale per band and per unit (Parrot), so alone they give no reflectance, not even "
+            "NDVI; add a panel capture (--panel CAPTURE_DIR [--panel-corners ...], panel_dir) and "
+            "the sunshine sensor follows the light from it: E = E_panel * S_capture / S_panel");
       } else {
         e[i] = sun_sensor_irradiance(b);
       }
     }
     return e;
   };
-  if (s.sun_sensor && !panel && !sun_sensor_is_absolute(scan.captures.front().bands.front())) {
+  const BandMetadata& first_band = scan.captures.front().bands.front();
+  if (s.sun_sensor && panel && !sun_sensor_usable_without_panel(first_band)) {
+    log_info(camera_family_name(first_band.family) +
+             ": irradiance follows the light from the panel capture by the sunshine sensor's "
+             "reading nearest each capture, E = E_panel * S_capture / S_panel; the readings are "
+             "used as recorded (no correction for the sensor's tilt)");
+  }
+  if (s.sun_sensor && !panel && !sun_sensor_is_absolute(first_band) &&
+      sun_sensor_usable_without_panel(first_band)) {
     log_warning(camera_family_name(scan.captures.front().family) +
                 ": the sun sensor gives relative irradiance; reflectance is proportional (right "
                 "for normalised indices such as NDVI, not absolute); add a panel for absolute "
@@ -230,6 +294,8 @@ CalibrationRun calibrate_flight(const FlightSettings& s, const std::string& capt
       row.lat = first.latitude_deg;
       row.lon = first.longitude_deg;
       row.alt = first.altitude_m;
+      row.irradiance_source = !panel ? "sun sensor" : s.sun_sensor ? "panel x sun sensor" : "panel";
+      row.irradiance_unit = irradiance_unit(first);
       try {
         const std::vector<double> e = irradiance_of(capture);
         const CalibratedCapture out =
@@ -276,7 +342,9 @@ CalibrationRun calibrate_flight(const FlightSettings& s, const std::string& capt
   write_captures_csv(capture_dir + "/captures.csv", rows);
   run.outputs.push_back(capture_dir + "/captures.csv");
   if (run.failed == run.captures) {
-    throw StageError(s.flight_dir + ": every capture failed; see the warnings above");
+    throw StageError(s.flight_dir + ": every capture failed (" + rows.front().capture + ": " +
+                     rows.front().converged.substr(std::string("error: ").size()) +
+                     "); see captures.csv and the warnings above");
   }
   if (!mosaic_path.empty()) {
     std::vector<MosaicFrame> usable;
@@ -308,6 +376,14 @@ std::string flight_inputs_hash(const FlightSettings& s) {
   std::string albedo;
   for (double a : s.panel_albedo) albedo += number_text(a) + ",";
   hash.add(albedo);
+  if (!s.panel_corners_px.empty()) {  // only when given: older records stay valid
+    std::string corners = "corners";
+    for (double v : s.panel_corners_px) {
+      corners += ',';
+      corners += number_text(v);
+    }
+    hash.add(corners);
+  }
   hash.add(std::string(s.sun_sensor ? "sun" : "-") + (s.align ? "align" : "-") +
            (s.align_full_res ? "full" : "-"));
   for (double v : {s.max_residual_px, s.mosaic_gsd_m, s.ground_elevation_m})

@@ -31,6 +31,13 @@ void CapturesReader::declare_options(OptionSet& options) {
            "metadata or the panel serial)",
            NumberList{})
       .range(0.001, 0.999);
+  options
+      .add("panel_corners_px", flight_.panel_corners_px,
+           "the panel's four corners x1,y1,...,x4,y4 in the panel capture's undistorted frames "
+           "(a panel without a MicaSense QR code, e.g. Parrot Sequoia's; needs panel_dir)",
+           NumberList{})
+      .unit("px")
+      .range(0.0, 100000.0);
   options.add("sun_sensor", flight_.sun_sensor,
               "irradiance from the sun sensor per capture (with a panel: scaled by the panel)",
               false);

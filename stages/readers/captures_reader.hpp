@@ -12,7 +12,8 @@
 //   Output layers: one Float32 reflectance layer per band role (blue, green, red, red_edge, nir;
 //   a RedEdge-MX Dual's second set as blue_444 ... red_edge_740). An Altum's lwir_celsius band is
 //   a temperature, not a reflectance, and is not read.
-//   Options (the `fieldrx calibrate` flags): flight_dir, panel_dir, panel_albedo, sun_sensor,
+//   Options (the `fieldrx calibrate` flags): flight_dir, panel_dir, panel_albedo,
+//   panel_corners_px, sun_sensor,
 //   align, align_full_res, max_residual_px, mosaic_gsd_m, ground_elevation_m, workspace.
 // The stage cannot build the mosaic itself (the workflow sits above the stage library); the
 // pipeline hands it over with use_mosaic() before open(). Radiometry and alignment sources are in
@@ -31,9 +32,11 @@ class OrthomosaicReader;
 // What a flight calibration depends on: the `fieldrx calibrate` flags and readers.captures options.
 struct FlightSettings {
   std::string flight_dir;
-  std::string panel_dir;             // a capture folder with a reflectance panel; empty: search
-                                     // the flight's first and last captures
-  std::vector<double> panel_albedo;  // one value, or one per band; empty: metadata or serial
+  std::string panel_dir;                 // a capture folder with a reflectance panel; empty: search
+                                         // the flight's first and last captures
+  std::vector<double> panel_albedo;      // one value, or one per band; empty: metadata or serial
+  std::vector<double> panel_corners_px;  // x1,y1..x4,y4 in the panel capture's undistorted
+                                         // frames; empty: the camera's ReflectArea or a QR code
   bool sun_sensor = false;
   bool align = true;
   bool align_full_res = false;

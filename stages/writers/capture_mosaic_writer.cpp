@@ -109,7 +109,7 @@ void write_captures_csv(const std::string& path, const std::vector<CaptureRow>& 
     if (!out) throw IoError(path + ": cannot create the file");
     out << "capture,time,lat,lon,alt";
     for (const auto& name : names) out << ",irradiance_" << name;
-    out << ",alignment_residual_px,converged\n";
+    out << ",irradiance_source,irradiance_unit,alignment_residual_px,converged\n";
     for (const auto& row : rows) {
       out << csv_field(row.capture) << ',' << row.time << ',' << number(row.lat, 10) << ','
           << number(row.lon, 11) << ',' << number(row.alt, 7);
@@ -122,7 +122,8 @@ void write_captures_csv(const std::string& path, const std::vector<CaptureRow>& 
           }
         }
       }
-      out << ',' << number(row.residual_px, 4) << ',' << csv_field(row.converged) << '\n';
+      out << ',' << csv_field(row.irradiance_source) << ',' << csv_field(row.irradiance_unit) << ','
+          << number(row.residual_px, 4) << ',' << csv_field(row.converged) << '\n';
     }
     out.flush();
     if (!out) throw IoError(path + ": writing failed (disk full?)");

@@ -7,7 +7,7 @@
 //       single frame; see mosaic.tif for a georeferenced product). An Altum's thermal band
 //       follows as the last band, in degrees Celsius, described `lwir_celsius` (unit degC).
 //   captures.csv  one row per capture: capture, time, lat, lon, alt, irradiance per band,
-//       alignment residual, converged.
+//       irradiance source and unit, alignment residual, converged.
 //   mosaic.tif  quick direct-georeferenced mosaic (capture_mosaic.hpp).
 // Every file is written under a temporary name and renamed when complete (AtomicOutput).
 #include <opencv2/core.hpp>
@@ -20,7 +20,9 @@ struct CaptureRow {
   std::string capture, time;  // ISO 8601 UTC, empty when unknown
   double lat = 0, lon = 0, alt = 0;
   std::vector<std::string> band_names;
-  std::vector<double> irradiance;  // per band, W/m^2/nm (DJI: relative)
+  std::vector<double> irradiance;  // per band, in irradiance_unit
+  std::string irradiance_source;   // "panel", "sun sensor", "panel x sun sensor"
+  std::string irradiance_unit;     // "W/m2/nm" (MicaSense), "DJI relative", "Sequoia relative"
   double residual_px = 0;          // worst band residual (NaN: not measured)
   std::string converged;           // "yes", "no", "skipped", or "error: ..."
 };

@@ -62,6 +62,7 @@ TEST_CASE(
   CHECK(rows[0] == std::vector<std::string>{"capture", "time", "lat", "lon", "alt",
                                             "irradiance_Blue", "irradiance_Green", "irradiance_Red",
                                             "irradiance_NIR", "irradiance_RedEdge",
+                                            "irradiance_source", "irradiance_unit",
                                             "alignment_residual_px", "converged"});
   const auto& row = rows[1];
   CHECK(row[0] == "g2R43Qr5m7EeTFGbkh1W");
@@ -70,8 +71,10 @@ TEST_CASE(
   const double expected[] = {0.7984513552377268, 0.8168153316499894, 0.7494420564933592,
                              0.5483377661926259, 0.6133644489479754};
   for (int i = 0; i < 5; ++i) CHECK(std::stod(row[5 + i]) == Approx(expected[i]).epsilon(0.01));
-  CHECK(std::stod(row[10]) < 1.0);
-  CHECK(row[11] == "yes");
+  CHECK(row[10] == "panel");
+  CHECK(row[11] == "W/m2/nm");
+  CHECK(std::stod(row[12]) < 1.0);
+  CHECK(row[13] == "yes");
   for (const auto& entry : std::filesystem::directory_iterator(out.path())) {
     CHECK(entry.path().filename().string().rfind(".tmp-", 0) !=
           0);  // nothing half-written left behind
@@ -133,7 +136,8 @@ TEST_CASE("fieldrx calibrate with the sun sensor uses the DLS irradiance of each
   const double dls[] = {1.0256551966031437, 0.8210596324966575, 0.7359418558233517,
                         0.4408556608746102, 0.6760376813369482};
   for (int i = 0; i < 5; ++i) CHECK(std::stod(rows[1][5 + i]) == Approx(dls[i]).epsilon(1e-4));
-  CHECK(rows[1][11] == "skipped");
+  CHECK(rows[1][10] == "sun sensor");
+  CHECK(rows[1][13] == "skipped");
 
   const auto missing = run_fieldrx("calibrate " + out.file("no-such-folder") + " --sun-sensor -o " +
                                    out.path().string());
