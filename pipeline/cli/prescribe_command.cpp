@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // `fieldrx prescribe`: the prescription workflow from flags (the same stages a config lists).
+// The imagery is --image (readers.orthomosaic) or --flight, a raw camera flight folder
+// (readers.captures with --panel, --panel-albedo, --panel-corners, --sun-sensor), which the
+// prescription workflow calibrates and mosaics once (pipeline/workflows/calibrate_workflow.hpp).
 #include <iostream>
 #include <memory>
 
@@ -38,6 +41,8 @@ int run_prescribe_config(const PipelineConfig& config, bool quiet) {
 Subcommand add_prescribe_command(CLI::App& app) {
   struct Args {
     std::vector<std::string> images;
+    std::string flight, panel, panel_albedo, panel_corners;
+    bool sun_sensor = false;
     std::string bands, nodata, scale, fields, field_id, ids, crop_attribute, index = "ndvi", method = "jenks";
     std::string rates, rate_mode = "absolute", base_rate, rate_function, unit = "L/ha", machine, product, exclusions;
     std::string edge_cells = "centre", output, customer, farm, ab_line = "north", ab_line_attribute;
@@ -48,7 +53,19 @@ Subcommand add_prescribe_command(CLI::App& app) {
   };
   auto args = std::make_shared<Args>();
   CLI::App* c = app.add_subcommand("prescribe", "fields + image -> zones -> variable-rate prescriptions (ISOXML, Shapefile, GeoTIFF, report)");
-  c->add_option("--image", args->images, "orthomosaic, per-band GeoTIFFs, or a ready index map")->required();
+  c->add_option("--image", args->images, "orthomosaic, per-band GeoTIFFs, or a ready index map");
+  // Or a raw camera flight: readers.captures, calibrated and mosaicked once into OUTDIR/mosaic.tif
+  // by the flight calibration workflow (as configs/flight_to_prescription.yaml does).
+  c->add_option("--flight", args->flight,
+                "instead of --image: a raw multispectral flight folder (MicaSense, DJI P4M/M3M, Sequoia), "
+                "calibrated and mosaicked once into OUTDIR/mosaic.tif (docs/captures.md)");
+  c->add_option("--panel", args->panel, "with --flight: folder holding a capture of a calibrated reflectance panel");
+  c->add_option("--panel-albedo", args->panel_albedo,
+                "with --flight: panel reflectance, one value or one per band in camera band order");
+  c->add_option("--panel-corners", args->panel_corners,
+                "with --flight --panel: the panel's corners x1,y1,...,x4,y4 (px) when it has no MicaSense QR code");
+  c->add_flag("--sun-sensor", args->sun_sensor,
+              "with --flight: irradiance from the sun sensor per capture (with a panel: scaled by the panel)");
   c->add_option("--bands", args->bands, "band roles in order, e.g. blue,green,red,red_edge,nir (or ndvi for an NDVI map)");
   c->add_option("--nodata", args->nodata, "image nodata value (default: the file's)");
   c->add_option("--scale", args->scale, "reflectance per digital number, e.g. 1/65535");
@@ -95,11 +112,30 @@ Subcommand add_prescribe_command(CLI::App& app) {
             PipelineConfig config;
             config.source = "fieldrx prescribe";
             config.output = args->output;
-            StageConfig image = stage("readers.orthomosaic");
-            for (const auto& path : args->images) image.options["files"].push_back(path);
-            if (!args->bands.empty()) image.options["bands"] = args->bands;
-            if (!args->nodata.empty()) image.options["nodata"] = args->nodata;
-            if (!args->scale.empty()) image.options["scale"] = args->scale;
+            if (args->images.empty() == args->flight.empty()) {
+              throw ConfigError(args->images.empty()
+                                    ? "fieldrx prescribe: no imagery; give --image (an orthomosaic) or --flight (a raw camera flight folder)"
+                                    : "fieldrx prescribe: both --image and --flight; give one");
+            }
+            StageConfig image = stage(args->flight.empty() ? "readers.orthomosaic" : "readers.captures");
+            if (args->flight.empty()) {
+              for (const char* flag : {"--panel", "--panel-albedo", "--panel-corners", "--sun-sensor"}) {
+                if (c->count(flag)) throw ConfigError(std::string("fieldrx prescribe: ") + flag + " applies to --flight, not to --image");
+              }
+              for (const auto& path : args->images) image.options["files"].push_back(path);
+              if (!args->bands.empty()) image.options["bands"] = args->bands;
+              if (!args->nodata.empty()) image.options["nodata"] = args->nodata;
+              if (!args->scale.empty()) image.options["scale"] = args->scale;
+            } else {
+              for (const char* flag : {"--bands", "--nodata", "--scale"}) {
+                if (c->count(flag)) throw ConfigError(std::string("fieldrx prescribe: ") + flag + " applies to --image; a --flight mosaic names its bands itself");
+              }
+              image.options["flight_dir"] = args->flight;
+              if (!args->panel.empty()) image.options["panel_dir"] = args->panel;
+              if (!args->panel_albedo.empty()) image.options["panel_albedo"] = args->panel_albedo;
+              if (!args->panel_corners.empty()) image.options["panel_corners_px"] = args->panel_corners;
+              image.options["sun_sensor"] = args->sun_sensor;
+            }
             StageConfig fields = stage("readers.fields");
             fields.options["file"] = args->fields;
             fields.options["field_id"] = args->field_id;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// configs/flight_to_prescription.yaml end to end on the real MicaSense RedEdge sample flight:
-// raw band files -> calibrated, aligned quick mosaic (built once) -> NDVI -> zones ->
-// prescription -> ISOXML / zones / drone raster / report.
+// configs/flight_to_prescription.yaml (and the same job as `fieldrx prescribe --flight`) end to end
+// on the real MicaSense RedEdge sample flight: raw band files -> calibrated, aligned quick mosaic
+// (built once) -> NDVI -> zones -> prescription -> ISOXML / zones / drone raster / report.
 #include <gdal_priv.h>
 
 #include <catch2/catch.hpp>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/io/gdal_io.hpp"
+#include "pipeline/workflows/calibrate_workflow.hpp"
 #include "tests/support/test_support.hpp"
 
 using namespace fieldrx;
@@ -29,6 +30,17 @@ test::CommandResult run_flight_config(const std::string& out, const std::string&
   return test::run_command("cd " + test::source_path("") + " && " + fieldrx_binary() +
                            " run configs/flight_to_prescription.yaml --threads 2 -o " + out + " " +
                            extra);
+}
+
+// A field's TASKDATA.XML is valid against the ISO 11783-10 v4.3 XSD (xmllint).
+void check_taskdata_xsd(const std::string& field_folder) {
+  REQUIRE(fs::exists(field_folder + "/TASKDATA/TASKDATA.XML"));
+  const auto xsd = test::run_command(
+      "xmllint --noout --schema " +
+      test::shared_path("data/prescriptions/xsd_ISO11783-10/ISO11783_TaskFile_V4-3.xsd") + " " +
+      field_folder + "/TASKDATA/TASKDATA.XML");
+  INFO(xsd.output);
+  CHECK(xsd.exit_code == 0);
 }
 
 nlohmann::json read_json(const std::string& path) {
@@ -75,13 +87,7 @@ TEST_CASE(
     CHECK(row.at("status") == "ok");
     const std::string field = out + "/" + row.at("field_id");
     // ISO 11783-10: the XSD, and the isoxml npm parser.
-    REQUIRE(fs::exists(field + "/TASKDATA/TASKDATA.XML"));
-    const auto xsd = test::run_command(
-        "xmllint --noout --schema " +
-        test::shared_path("data/prescriptions/xsd_ISO11783-10/ISO11783_TaskFile_V4-3.xsd") + " " +
-        field + "/TASKDATA/TASKDATA.XML");
-    INFO(xsd.output);
-    CHECK(xsd.exit_code == 0);
+    check_taskdata_xsd(field);
     const auto parsed =
         test::run_command("NODE_PATH=" + modules + " node " +
                           test::shared_path("data/prescriptions/tools/isoxml_js_validate_dir.js") +
@@ -128,4 +134,69 @@ TEST_CASE(
   REQUIRE(third.exit_code == 0);
   CHECK(fs::last_write_time(out + "/mosaic.tif") != mtime);
   CHECK(read_json(out + "/mosaic.json")["inputs_hash"] != record["inputs_hash"]);
+}
+
+TEST_CASE("fieldrx prescribe --flight prescribes the real RedEdge flight with the calibrate flags",
+          "[e2e][captures][flight]") {
+  // Guards `prescribe --flight`: the same readers.captures + calibration workflow as
+  // configs/flight_to_prescription.yaml (same inputs hash for the same settings, mosaic built once
+  // and then up to date), valid ISOXML per field, and --image/--flight given exactly once.
+  test::TempDir dir;
+  const std::string out = dir.file("rx");
+  const std::string command =
+      "cd " + test::source_path("") + " && " + fieldrx_binary() +
+      " prescribe --flight ../shared/data/micasense/data/0000SET"
+      " --panel-albedo 0.67,0.69,0.68,0.61,0.67 --fields samples/micasense-0000SET/fields.geojson"
+      " --field-id field_id --crop-attribute crop --index ndvi --zones 3 --method quantile"
+      " --cell-size 2 --smoothing 3 --min-zone-area 20 --rates 12,15,18 --machine dji-agras-t50"
+      " --threads 2 -o " +
+      out;
+  const auto first = test::run_command(command);
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  CHECK_THAT(first.output, Catch::Contains("calibrating ../shared/data/micasense/data/0000SET"));
+  CHECK(fs::exists(out + "/mosaic.tif"));
+  CHECK(fs::exists(out + "/flight/g2R43Qr5m7EeTFGbkh1W_reflectance.tif"));
+  // The flags fill the same flight settings a config's readers.captures options do.
+  FlightSettings settings;
+  settings.flight_dir = test::source_path("../shared/data/micasense/data/0000SET");
+  settings.panel_albedo = {0.67, 0.69, 0.68, 0.61, 0.67};
+  CHECK(read_json(out + "/mosaic.json")["inputs_hash"].get<std::string>() ==
+        flight_inputs_hash(settings));
+
+  const auto rows = test::read_csv(out + "/summary.csv");
+  REQUIRE(rows.size() == 2);
+  for (const auto& row : rows) {
+    INFO("field " << row.at("field_id") << ": " << row.at("message"));
+    CHECK(row.at("status") == "ok");
+    CHECK(row.at("zones") == "3");
+    check_taskdata_xsd(out + "/" + row.at("field_id"));
+    const double ndvi = std::stod(row.at("mean_index"));
+    CHECK(ndvi > 0.2);
+    CHECK(ndvi < 0.95);
+  }
+
+  // Again: the mosaic is up to date, the flight is not calibrated a second time.
+  const auto mtime = fs::last_write_time(out + "/mosaic.tif");
+  const auto second = test::run_command(command);
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.output, Catch::Contains("is up to date"));
+  CHECK(fs::last_write_time(out + "/mosaic.tif") == mtime);
+
+  // Imagery exactly once, and the flight flags only with --flight.
+  const std::string fields = " --fields " +
+                             test::source_path("samples/micasense-0000SET/fields.geojson") +
+                             " --field-id field_id --rates 12,15,18 -o " + dir.file("bad");
+  const auto neither = test::run_fieldrx("prescribe" + fields);
+  CHECK(neither.exit_code == 2);
+  CHECK_THAT(neither.output, Catch::Contains("--image") && Catch::Contains("--flight"));
+  const auto both = test::run_fieldrx("prescribe --image " + out + "/mosaic.tif --flight " +
+                                      dir.file("x") + fields);
+  CHECK(both.exit_code == 2);
+  CHECK_THAT(both.output, Catch::Contains("both --image and --flight"));
+  const auto stray =
+      test::run_fieldrx("prescribe --image " + out + "/mosaic.tif --sun-sensor" + fields);
+  CHECK(stray.exit_code == 2);
+  CHECK_THAT(stray.output, Catch::Contains("--sun-sensor applies to --flight"));
 }
