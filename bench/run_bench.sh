@@ -130,6 +130,7 @@ done
 
 results=$work/times.txt
 : > "$results"
+: > "$work/crosscheck.txt"
 mkdir -p "$work/out"
 
 # job NAME OUTPUT_DIR COMMAND...: queue a job; run_jobs KIND runs the queue REPEAT rounds, every

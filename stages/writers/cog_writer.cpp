@@ -31,6 +31,16 @@ namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
+// Buffers are reused rather than allocated per block: fresh memory is expensive on these
+// machines (docs/performance.md).
+template <typename Buffer>
+Buffer reuse(std::vector<Buffer>& spares) {
+  if (spares.empty()) return {};
+  Buffer buffer = std::move(spares.back());
+  spares.pop_back();
+  return buffer;
+}
+
 // A file opened for positioned reads and writes; errors name the file and the system's reason.
 class File {
  public:
@@ -203,10 +213,17 @@ struct CogWriter::Codec {
   }
 };
 
-// A block that has not yet received every pixel.
-struct Pending {
-  std::vector<float> pixels;
-  long long filled = 0;
+struct CogWriter::Job {
+  Stream* stream = nullptr;
+  int level = 0, block = 0;
+  std::vector<float> pixels;          // block_px x block_px, NaN outside the raster
+  std::vector<std::uint8_t> encoded;  // compressed tile
+  std::vector<float> half;            // its 2x2 average: a quarter of a block one level up
+};
+
+struct CogWriter::Pending {
+  Job job;
+  long long filled = 0;  // pixels received
 };
 
 struct CogWriter::Stream {
@@ -215,7 +232,7 @@ struct CogWriter::Stream {
     // Per block: where its bytes start (in the final file; in the scratch file when
     // compressed) and how many there are.
     std::vector<std::uint64_t> where, bytes;
-    std::map<int, Pending> pending;
+    std::map<int, Pending> pending;  // blocks that have not received every pixel yet
     long long done = 0;
   };
   std::string name;
@@ -239,14 +256,6 @@ struct CogWriter::Stream {
     spec.overview_tags = overview_tags;
     return spec;
   }
-};
-
-struct CogWriter::Job {
-  Stream* stream = nullptr;
-  int level = 0, block = 0;
-  std::vector<float> pixels;          // block_px x block_px, NaN outside the raster
-  std::vector<std::uint8_t> encoded;  // compressed tile
-  std::vector<float> half;            // its 2x2 average: a quarter of a block one level up
 };
 
 CogWriter::CogWriter()
@@ -391,40 +400,38 @@ void CogWriter::add_piece(Stream& stream, int level, int block, const float* sou
             block_height = std::min(block_px_, l.height - y0);
   const long long expected = static_cast<long long>(block_width) * block_height;
   const bool edge = block_width < block_px_ || block_height < block_px_;
-  const auto take = [&](bool fill) {
-    std::vector<float> pixels;
-    if (!spare_blocks_.empty()) {
-      pixels = std::move(spare_blocks_.back());
-      spare_blocks_.pop_back();
-    }
-    pixels.resize(static_cast<std::size_t>(block_px_) * block_px_);
-    if (fill) std::fill(pixels.begin(), pixels.end(), kNaN);
-    return pixels;
-  };
-  const auto copy = [&](std::vector<float>& pixels) {
+  const auto copy = [&](Job& job) {
     for (int r = 0; r < height; ++r) {
       std::memcpy(
-          pixels.data() + static_cast<std::ptrdiff_t>(row - y0 + r) * block_px_ + (col - x0),
+          job.pixels.data() + static_cast<std::ptrdiff_t>(row - y0 + r) * block_px_ + (col - x0),
           source + static_cast<std::ptrdiff_t>(r) * source_stride,
           static_cast<std::size_t>(width) * sizeof(float));
     }
   };
+  const long long piece = static_cast<long long>(width) * height;
+  if (piece == expected) {  // the whole block at once
+    Job job = take_job(stream, level, block, edge);
+    copy(job);
+    batch_.push_back(std::move(job));
+    return;
+  }
+  auto [it, fresh] = l.pending.try_emplace(block);
+  Pending& pending = it->second;
+  if (fresh) pending.job = take_job(stream, level, block, true);
+  copy(pending.job);
+  pending.filled += piece;
+  if (pending.filled < expected) return;
+  batch_.push_back(std::move(pending.job));
+  l.pending.erase(it);
+}
+
+CogWriter::Job CogWriter::take_job(Stream& stream, int level, int block, bool fill_nan) {
   Job job;
   job.stream = &stream, job.level = level, job.block = block;
-  if (static_cast<long long>(width) * height == expected) {
-    job.pixels = take(edge);
-    copy(job.pixels);
-  } else {
-    auto [it, fresh] = l.pending.try_emplace(block);
-    Pending& pending = it->second;
-    if (fresh) pending.pixels = take(true);
-    copy(pending.pixels);
-    pending.filled += static_cast<long long>(width) * height;
-    if (pending.filled < expected) return;
-    job.pixels = std::move(pending.pixels);
-    l.pending.erase(it);
-  }
-  batch_.push_back(std::move(job));
+  job.pixels = reuse(spare_pixels_);
+  job.pixels.resize(static_cast<std::size_t>(block_px_) * block_px_);
+  if (fill_nan) std::fill(job.pixels.begin(), job.pixels.end(), kNaN);
+  return job;
 }
 
 void CogWriter::do_write(const Tile& tile) {
@@ -450,6 +457,12 @@ void CogWriter::run_batch() {
   while (!batch_.empty()) {
     std::vector<Job> jobs = std::move(batch_);
     batch_.clear();
+    for (Job& job : jobs) {
+      if (codec_->tiff_code != 1) job.encoded = reuse(spare_bytes_);
+      if (static_cast<std::size_t>(job.level + 1) < job.stream->levels.size()) {
+        job.half = reuse(spare_halves_);
+      }
+    }
     tbb::parallel_for(tbb::blocked_range<std::size_t>(0, jobs.size(), 1),
                       [&](const tbb::blocked_range<std::size_t>& range) {
                         for (std::size_t i = range.begin(); i != range.end(); ++i) {
@@ -482,15 +495,18 @@ void CogWriter::store(Job& job) {
     stream.scratch_end += job.encoded.size() + 8;
   }
   ++l.done;
-  spare_blocks_.push_back(std::move(job.pixels));
-  if (job.half.empty()) return;
-  // The 2x2 average is the quarter of the block above that this block covers.
-  const Stream::Level& up = stream.levels[static_cast<std::size_t>(job.level) + 1];
-  const int half = block_px_ / 2;
-  const int bx = job.block % l.across, by = job.block / l.across;
-  const int col = bx * half, row = by * half;
-  add_piece(stream, job.level + 1, (by / 2) * up.across + bx / 2, job.half.data(), half, col, row,
-            std::min(half, up.width - col), std::min(half, up.height - row));
+  if (!job.half.empty()) {
+    // The 2x2 average is the quarter of the block above that this block covers.
+    const Stream::Level& up = stream.levels[static_cast<std::size_t>(job.level) + 1];
+    const int half = block_px_ / 2;
+    const int bx = job.block % l.across, by = job.block / l.across;
+    const int col = bx * half, row = by * half;
+    add_piece(stream, job.level + 1, (by / 2) * up.across + bx / 2, job.half.data(), half, col, row,
+              std::min(half, up.width - col), std::min(half, up.height - row));
+  }
+  spare_pixels_.push_back(std::move(job.pixels));
+  if (job.encoded.capacity() > 0) spare_bytes_.push_back(std::move(job.encoded));
+  if (job.half.capacity() > 0) spare_halves_.push_back(std::move(job.half));
 }
 
 void CogWriter::do_finish() {
@@ -506,7 +522,7 @@ void CogWriter::do_finish() {
     tbb::task_arena arena(threads_);
     arena.execute(drain);
   }
-  spare_blocks_.clear();
+  spare_pixels_.clear(), spare_bytes_.clear(), spare_halves_.clear();
   for (auto& stream : streams_) {
     for (std::size_t i = 0; i < stream->levels.size(); ++i) {
       const Stream::Level& l = stream->levels[i];

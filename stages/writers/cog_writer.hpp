@@ -23,6 +23,7 @@
 // Memory: blocks still being filled, about width x block_px x 4 bytes per layer for the
 // overviews, plus a row of full-resolution blocks per layer when the processing tile is not a
 // multiple of block_px (logged); a batch of 2 x threads blocks being encoded.
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -52,18 +53,22 @@ class CogWriter : public Writer {
   int block_px_ = 512;
   std::string bigtiff_;
 
-  struct Codec;   // predictor + compression of one tile
-  struct Stream;  // one output file being written
-  struct Job;     // one complete block on its way to the file
+  struct Codec;    // predictor + compression of one tile
+  struct Stream;   // one output file being written
+  struct Job;      // one complete block on its way to the file
+  struct Pending;  // a block still being filled
+  // Copies width x height pixels at (col, row) of `level` into `block`; queues it when complete.
   void add_piece(Stream& stream, int level, int block, const float* source, int source_stride,
                  int col, int row, int width, int height);
-  void run_batch();
+  Job take_job(Stream& stream, int level, int block, bool fill_nan);
+  void run_batch();  // encodes + averages the queued blocks in parallel, then stores them in order
   void store(Job& job);
 
   std::unique_ptr<Codec> codec_;
   std::vector<std::unique_ptr<Stream>> streams_;
   std::vector<Job> batch_;
-  std::vector<std::vector<float>> spare_blocks_;
+  std::vector<std::vector<float>> spare_pixels_, spare_halves_;  // reused block buffers
+  std::vector<std::vector<std::uint8_t>> spare_bytes_;
   std::size_t batch_limit_ = 4;
   int threads_ = 1;
   std::vector<std::string> written_;
