@@ -89,7 +89,8 @@ void check_and_resolve(YAML::Node& settings, const std::string& where, const std
       throw ConfigError(where + ": '" + std::string(key) + "' applies to 'image'; a flight_dir mosaic names its bands itself");
     }
   }
-  for (const char* key : {"panel_dir", "panel_albedo", "sun_sensor", "mosaic_gsd_m", "ground_elevation_m"}) {
+  for (const char* key :
+       {"panel_dir", "panel_albedo", "panel_corners_px", "sun_sensor", "mosaic_gsd_m", "ground_elevation_m"}) {
     if (given("image") && given(key)) {
       throw ConfigError(where + ": '" + std::string(key) + "' applies to 'flight_dir', not to a ready 'image'");
     }
@@ -502,6 +503,7 @@ const std::vector<std::pair<std::string, std::string>>& manifest_keys() {
       {"flight_dir", "instead of image: a raw multispectral flight folder, mosaicked once into OUTDIR/<name>/mosaic.tif"},
       {"panel_dir", "flight_dir: a reflectance panel capture folder (default: panel captures in the flight)"},
       {"panel_albedo", "flight_dir: panel albedo, one value or one per band (default: metadata or serial)"},
+      {"panel_corners_px", "flight_dir: the panel's corners x1,y1,...,x4,y4 in px (a panel without a MicaSense QR code)"},
       {"sun_sensor", "flight_dir: irradiance from the sun sensor (true/false; with a panel: scaled by it)"},
       {"mosaic_gsd_m", "flight_dir: mosaic cell size in m (default: the median capture GSD)"},
       {"ground_elevation_m", "flight_dir: ground height above the GPS datum in m (default: the panel capture's)"},
@@ -622,7 +624,8 @@ PipelineConfig batch_job_config(const BatchJobSpec& job, const std::string& outp
   config.output = output_dir;
   StageConfig image = stage(s["flight_dir"] && !s["flight_dir"].IsNull() ? "readers.captures" : "readers.orthomosaic");
   if (image.type == "readers.captures") {
-    for (const char* key : {"flight_dir", "panel_dir", "panel_albedo", "sun_sensor", "mosaic_gsd_m", "ground_elevation_m"}) {
+    for (const char* key : {"flight_dir", "panel_dir", "panel_albedo", "panel_corners_px", "sun_sensor", "mosaic_gsd_m",
+                            "ground_elevation_m"}) {
       copy(image, key, key);
     }
   } else if (s["image"].IsSequence()) {

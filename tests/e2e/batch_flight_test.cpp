@@ -127,4 +127,11 @@ TEST_CASE("a batch job with flight_dir mosaics its flight once and a bad flight 
   const auto albedo = test::run_fieldrx("batch " + farm.file("albedo.yaml") + " -o " + out + "/x");
   CHECK(albedo.exit_code == 2);
   CHECK_THAT(albedo.output, Catch::Contains("'panel_albedo' applies to 'flight_dir'"));
+  write_text(farm.file("corners.yaml"),
+             "jobs:\n  - {name: a, fields: f.geojson, field_id: id, image: a.tif, "
+             "panel_corners_px: [1, 1, 9, 1, 9, 9, 1, 9]}\n");
+  const auto corners =
+      test::run_fieldrx("batch " + farm.file("corners.yaml") + " -o " + out + "/x");
+  CHECK(corners.exit_code == 2);
+  CHECK_THAT(corners.output, Catch::Contains("'panel_corners_px' applies to 'flight_dir'"));
 }
