@@ -16,10 +16,12 @@
 //    encoded tiles in COG order (a sequential copy of compressed bytes, in the kernel);
 //  - the GeoTIFF keys and GDAL tags (CRS, geotransform, nodata, description) come from a tiny
 //    GeoTIFF GDAL writes in memory, so they are exactly what GDAL would write.
-// Overview sizes are ceil(size / 2) per level until both sides fit one block (as gdaladdo);
-// GDAL's COG driver rounds down and weighs fractional source pixels instead, so at odd sizes
-// the last overview row/column differs slightly (within one overview pixel); at even sizes
-// the values are GDAL's to the bit. The output bytes do not depend on tile size or threads.
+// Overview sizes are ceil(size / 2) per level until both sides fit one block (as gdaladdo),
+// each pixel the mean of its 2x2 window one level down (a partial window at odd edges). GDAL's
+// COG driver rounds odd sizes down instead and spreads the level below over them with
+// fractional weights, so at odd sizes its overview values differ slightly from ours across that
+// level (both average the same ground to within one overview pixel); at even sizes they are
+// GDAL's to the bit (tested). The output bytes do not depend on tile size or threads.
 // Memory: blocks still being filled, about width x block_px x 4 bytes per layer for the
 // overviews, plus a row of full-resolution blocks per layer when the processing tile is not a
 // multiple of block_px (logged); a batch of 2 x threads blocks being encoded.
