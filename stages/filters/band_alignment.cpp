@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/video/tracking.hpp>
@@ -23,7 +24,7 @@ cv::Matx33d scaled(const cv::Matx33d& w, double s) {
 double corner_departure(const cv::Matx33d& a, const cv::Matx33d& b, cv::Size size) {
   double worst = 0;
   for (const cv::Vec3d& p : {cv::Vec3d(0, 0, 1), cv::Vec3d(size.width, 0, 1),
-                            cv::Vec3d(0, size.height, 1), cv::Vec3d(size.width, size.height, 1)}) {
+                             cv::Vec3d(0, size.height, 1), cv::Vec3d(size.width, size.height, 1)}) {
     const cv::Vec3d pa = a * p, pb = b * p;
     worst =
         std::max(worst, std::hypot(pa[0] / pa[2] - pb[0] / pb[2], pa[1] / pa[2] - pb[1] / pb[2]));
@@ -81,8 +82,18 @@ cv::Mat warp_to_reference(const cv::Mat& band, const cv::Matx33d& warp, cv::Size
   return out;
 }
 
-double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const cv::Matx33d& warp,
-                          int* patches) {
+double structure_tensor_min_eigenvalue(const cv::Mat& image) {
+  cv::Mat gx, gy;
+  cv::Sobel(image, gx, CV_32F, 1, 0, 3, 1.0 / 8);  // per px
+  cv::Sobel(image, gy, CV_32F, 0, 1, 3, 1.0 / 8);
+  const double a = cv::mean(gx.mul(gx))[0], b = cv::mean(gx.mul(gy))[0],
+               c = cv::mean(gy.mul(gy))[0];
+  return 0.5 * (a + c - std::sqrt((a - c) * (a - c) + 4 * b * b));
+}
+
+ResidualCheck check_alignment(const cv::Mat& reference, const cv::Mat& band,
+                              const cv::Matx33d& warp, const AlignmentSettings& settings) {
+  ResidualCheck check;
   const cv::Mat ref_g = alignment_gradient(reference);
   cv::Mat warped = warp_to_reference(band, warp, reference.size());
   const cv::Mat valid = warped == warped;  // not NaN
@@ -91,6 +102,7 @@ double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const c
   const int nx = std::max(1, reference.cols / size - 1),
             ny = std::max(1, reference.rows / size - 1);
   std::vector<double> shifts;
+  std::vector<bool> rows(ny, false), cols(nx, false);
   cv::Mat window;
   cv::createHanningWindow(window, cv::Size(size, size), CV_32F);
   for (int j = 0; j < ny; ++j) {
@@ -99,20 +111,42 @@ double alignment_residual(const cv::Mat& reference, const cv::Mat& band, const c
                 y = (reference.rows - size) * (j + 1) / (ny + 1);
       const cv::Rect r(x, y, size, size);
       if (cv::countNonZero(valid(r)) < size * size) continue;  // the warp leaves part of it empty
-      cv::Scalar m_ref, s_ref, m_b, s_b;
-      cv::meanStdDev(ref_g(r), m_ref, s_ref);
-      cv::meanStdDev(band_g(r), m_b, s_b);
-      if (s_ref[0] < 1e-3 || s_b[0] < 1e-3) continue;  // no texture
+      ++check.grid_patches;
+      // A shift is observable only along directions in which both patches change (structure
+      // tensor); phase correlation of smooth patches returns a number near zero regardless.
+      if (!(structure_tensor_min_eigenvalue(ref_g(r)) >= settings.min_texture) ||
+          !(structure_tensor_min_eigenvalue(band_g(r)) >= settings.min_texture)) {
+        ++check.smooth_patches;
+        continue;
+      }
+      // Without the means the window itself (identical in both) would pull the peak to zero.
+      const cv::Mat a = ref_g(r) - cv::mean(ref_g(r))[0], b = band_g(r) - cv::mean(band_g(r))[0];
       double response = 0;
-      const cv::Point2d shift = cv::phaseCorrelate(ref_g(r), band_g(r), window, &response);
-      if (response < 0.05 || !std::isfinite(shift.x) || !std::isfinite(shift.y)) continue;
-      shifts.push_back(std::hypot(shift.x, shift.y));
+      const cv::Point2d shift = cv::phaseCorrelate(a, b, window, &response);
+      if (!(response >= settings.min_response) || !std::isfinite(shift.x) ||
+          !std::isfinite(shift.y)) {
+        ++check.weak_patches;
+        continue;
+      }
+      const double d = std::hypot(shift.x, shift.y);
+      if (shifts.empty() || d > check.worst_px) {
+        check.worst_px = d;
+        check.worst_at = cv::Point(x + size / 2, y + size / 2);
+      }
+      shifts.push_back(d);
+      rows[j] = cols[i] = true;
     }
   }
-  if (patches) *patches = static_cast<int>(shifts.size());
-  if (shifts.size() < 3) return kNaN;
+  check.patches = static_cast<int>(shifts.size());
+  check.spread = std::count(rows.begin(), rows.end(), true) >= std::min(2, ny) &&
+                 std::count(cols.begin(), cols.end(), true) >= std::min(2, nx);
+  if (shifts.empty()) {
+    check.median_px = check.worst_px = kNaN;
+    return check;
+  }
   std::nth_element(shifts.begin(), shifts.begin() + shifts.size() / 2, shifts.end());
-  return shifts[shifts.size() / 2];
+  check.median_px = shifts[shifts.size() / 2];
+  return check;
 }
 
 BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv::Matx33d& seed_in,
@@ -121,7 +155,7 @@ BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv
   result.seed = seed_in;
   result.warp = seed_in;
   result.correlation = kNaN;
-  result.residual_px = kNaN;
+  result.residual_px = result.worst_patch_px = kNaN;
   CV_Assert(reference.size() == band.size());
 
   // Pyramid of blurred, halved frames; gradients per level.
@@ -183,12 +217,39 @@ BandAlignment align_band(const cv::Mat& reference, const cv::Mat& band, const cv
                      std::to_string(settings.max_seed_departure_px) + ")";
     return result;
   }
-  result.residual_px = alignment_residual(reference, band, refined, &result.residual_patches);
-  if (!(result.residual_px <= settings.max_residual_px)) {
-    result.message = std::isnan(result.residual_px)
-                         ? "the residual cannot be measured (too little texture in common)"
-                         : "residual " + std::to_string(result.residual_px) + " px exceeds " +
-                               std::to_string(settings.max_residual_px) + " px";
+  const ResidualCheck check = check_alignment(reference, band, refined, settings);
+  result.residual_px = check.median_px;
+  result.residual_patches = check.patches;
+  result.worst_patch_px = check.worst_px;
+  result.worst_patch = check.worst_at;
+  result.smooth_patches = check.smooth_patches;
+  const auto px = [](double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.2f px", v);
+    return std::string(text);
+  };
+  if (check.patches < 3 || !check.spread) {
+    const std::string counts =
+        std::to_string(check.patches) + " of " + std::to_string(check.grid_patches) +
+        " patches measured the shift, " + std::to_string(check.smooth_patches) +
+        " too smooth (structure tensor below " + std::to_string(settings.min_texture) + "), " +
+        std::to_string(check.weak_patches) + " not correlated; at least 3 spanning two rows and " +
+        "two columns are needed";
+    result.message = check.smooth_patches * 2 >= check.grid_patches && check.grid_patches > 0
+                         ? "too little texture to verify (smooth scene): " + counts
+                         : "the residual cannot be measured: " + counts;
+    return result;
+  }
+  if (!(check.median_px <= settings.max_residual_px)) {
+    result.message = "residual " + px(check.median_px) + " (median of " +
+                     std::to_string(check.patches) + " patches) exceeds " +
+                     px(settings.max_residual_px);
+    return result;
+  }
+  if (!(check.worst_px <= settings.max_patch_residual_px)) {
+    result.message = "the patch at (" + std::to_string(check.worst_at.x) + ", " +
+                     std::to_string(check.worst_at.y) + ") is " + px(check.worst_px) +
+                     " off (limit " + px(settings.max_patch_residual_px) + ")";
     return result;
   }
   result.warp = refined;

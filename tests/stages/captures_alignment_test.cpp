@@ -42,6 +42,8 @@ TEST_CASE("every band of the real RedEdge flight capture converges with a residu
     if (i != out.reference_band) {
       CHECK(out.alignment[i].residual_patches >= 3);
       CHECK(out.alignment[i].correlation > 0.5);
+      CHECK(out.alignment[i].worst_patch_px <= 2.0);
+      CHECK(out.alignment[i].smooth_patches <= out.alignment[i].residual_patches);
     }
   }
   CHECK(out.all_converged);
@@ -105,6 +107,115 @@ TEST_CASE("a band that cannot be registered is reported and keeps the factory ge
   CHECK(a.warp(0, 2) == Approx(6.25).margin(0.25));  // ECC stops at half resolution
   CHECK(a.warp(1, 2) == Approx(-4.5).margin(0.25));
   CHECK(green.band_name == "Green");
+}
+
+namespace {
+
+// The colleague's smooth scene (docs/captures.md): plane waves of 170 px period and more, the
+// band reading the scene at x + dx (band(x) = scene(x + d), so band(W x) = scene(x) for the warp W
+// x = x - d).
+cv::Mat smooth_scene(cv::Size size, double dx, double base) {
+  static const double wave[][4] = {// rad per px along x, along y; phase; amplitude
+                                   {0.030, 0.006, 0.3, 0.25},
+                                   {-0.010, 0.034, 1.1, 0.2},
+                                   {0.022, 0.022, 2.0, 0.15},
+                                   {-0.019, -0.026, 0.7, 0.1}};
+  cv::Mat m(size, CV_32F);
+  for (int y = 0; y < size.height; ++y) {
+    for (int x = 0; x < size.width; ++x) {
+      double p = 0;
+      for (const auto& w : wave) p += w[3] * std::sin(w[0] * (x + dx) + w[1] * y + w[2]);
+      m.at<float>(y, x) = static_cast<float>(base * (1 + p));
+    }
+  }
+  return m;
+}
+
+// Field-like texture: blurred white noise (features of a few px to tens of px).
+cv::Mat textured_scene(cv::Size size) {
+  cv::Mat m(size, CV_32F);
+  cv::RNG rng(11);
+  rng.fill(m, cv::RNG::NORMAL, 0.0, 1.0);
+  cv::GaussianBlur(m, m, cv::Size(0, 0), 3.0);
+  cv::normalize(m, m, 0.04, 0.12, cv::NORM_MINMAX);
+  return m;
+}
+
+// out(x) = image(x + d): a band whose true warp (reference px -> band px) is x - d.
+cv::Mat moved_by(const cv::Mat& image, cv::Point2d d) {
+  cv::Mat out;
+  cv::warpAffine(image, out, cv::Matx23d(1, 0, d.x, 0, 1, d.y), image.size(),
+                 cv::INTER_CUBIC | cv::WARP_INVERSE_MAP, cv::BORDER_REFLECT);
+  return out;
+}
+
+cv::Matx33d translation(cv::Point2d d) {
+  return {1, 0, d.x, 0, 1, d.y, 0, 0, 1};
+}
+
+}  // namespace
+
+TEST_CASE("a smooth scene cannot verify a warp: a band 2 px off is reported as too smooth",
+          "[kernel][captures]") {
+  // Guards the texture test: on waves of 170 px and more phase correlation read 0.4-0.7 px for
+  // a 2 px error and the band passed as converged; now no patch counts and the seed is kept.
+  const cv::Size size(640, 480);
+  const cv::Mat reference = smooth_scene(size, 0, 0.08), band = smooth_scene(size, 2.0, 0.4);
+  const cv::Matx33d truth = translation({-2.0, 0});
+  for (const cv::Matx33d& warp : {cv::Matx33d::eye(), truth}) {
+    const ResidualCheck check = check_alignment(reference, band, warp);
+    CHECK(check.grid_patches == 8);
+    CHECK(check.smooth_patches == 8);
+    CHECK(check.patches == 0);
+    CHECK(std::isnan(check.median_px));
+  }
+  for (const cv::Matx33d& seed : {cv::Matx33d::eye(), truth}) {
+    const BandAlignment a = align_band(reference, band, seed);
+    INFO(a.message);
+    CHECK_FALSE(a.converged);
+    CHECK(a.warp == seed);
+    CHECK(a.message.rfind("too little texture to verify (smooth scene)", 0) == 0);
+    CHECK(std::isnan(a.residual_px));
+    CHECK(a.smooth_patches == 8);
+  }
+}
+
+TEST_CASE("on field-like texture the residual reads a known shift and a sub-pixel band converges",
+          "[kernel][captures]") {
+  // Guards that the texture test keeps what works: every patch counts, the residual follows the
+  // true error (within 0.1 px), a 2 px error exceeds the limit, and a known sub-pixel shift is
+  // recovered.
+  const cv::Size size(640, 480);
+  const cv::Mat reference = textured_scene(size);
+  for (const double e : {0.0, 0.5, 1.0, 2.0}) {
+    const cv::Point2d d(e, -0.5 * e);
+    const ResidualCheck check =
+        check_alignment(reference, moved_by(reference, d), cv::Matx33d::eye());
+    const double truth = std::hypot(d.x, d.y);
+    INFO("true error " << truth);
+    CHECK(check.patches == 8);
+    CHECK(check.smooth_patches == 0);
+    CHECK(check.spread);
+    CHECK(check.median_px == Approx(truth).margin(0.1));
+    CHECK(check.worst_px == Approx(truth).margin(0.15));
+    CHECK(check.worst_at.x > 0);
+    if (e == 2.0) CHECK(check.median_px > AlignmentSettings{}.max_residual_px);
+  }
+  const cv::Point2d d(0.4, -0.3);
+  const BandAlignment a = align_band(reference, moved_by(reference, d), cv::Matx33d::eye());
+  INFO(a.message);
+  REQUIRE(a.converged);
+  double true_error = 0;  // worst over interior points
+  for (int y = 90; y < size.height; y += 100) {
+    for (int x = 90; x < size.width; x += 100) {
+      const cv::Vec3d q = a.warp * cv::Vec3d(x, y, 1);
+      true_error = std::max(true_error, std::hypot(q[0] / q[2] - x + d.x, q[1] / q[2] - y + d.y));
+    }
+  }
+  CHECK(true_error < 0.2);  // ECC stops at half resolution
+  CHECK(a.residual_px == Approx(true_error).margin(0.1));
+  CHECK(a.worst_patch_px == Approx(true_error).margin(0.1));
+  CHECK(a.smooth_patches == 0);
 }
 
 TEST_CASE("MicaSense RigRelatives give the band->reference homography of the undistorted cameras",
