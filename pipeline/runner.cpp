@@ -22,20 +22,42 @@ namespace {
 // borrowed pointers, so a cancelled pass (an exception in any step) leaks nothing.
 class TilePool {
  public:
-  TilePool(std::size_t layers, std::size_t max_pixels) : layers_(layers), max_pixels_(max_pixels) {}
+  TilePool(std::size_t layers, std::size_t max_pixels, std::vector<bool> used)
+      : layers_(layers), max_pixels_(max_pixels), used_(std::move(used)) {}
   Tile* acquire() {  // serial input step only
     Tile* tile = nullptr;
     if (free_.try_pop(tile)) return tile;
     owned_.push_back(std::make_unique<Tile>(layers_, max_pixels_));
+    owned_.back()->set_layers_used(used_);
     return owned_.back().get();
   }
   void release(Tile* tile) { free_.push(tile); }
 
  private:
   std::size_t layers_, max_pixels_;
+  std::vector<bool> used_;
   std::vector<std::unique_ptr<Tile>> owned_;
   tbb::concurrent_queue<Tile*> free_;
 };
+
+// Layers some stage of the pass reads; empty (all) when an aggregator runs (whole-field
+// statistics read every band) or a stage does not say.
+std::vector<bool> layers_used(const TilePass& pass, std::size_t layer_count) {
+  if (!pass.aggregators.empty()) return {};
+  std::vector<bool> used(layer_count, false);
+  auto add = [&](const LayersRead& layers) {
+    if (!layers) return false;
+    for (int id : *layers) used.at(static_cast<std::size_t>(id)) = true;
+    return true;
+  };
+  for (const Filter* filter : pass.filters) {
+    if (!add(filter->layers_read())) return {};
+  }
+  for (const Writer* writer : pass.writers) {
+    if (!add(writer->layers_read())) return {};
+  }
+  return used;
+}
 
 }  // namespace
 
@@ -86,7 +108,7 @@ long long run_tile_pass(const TilePass& pass, const RasterLayout& layout, const 
              " MiB GDAL cache, budget " + std::to_string(settings.memory_mb) + " MiB)");
   }
   const std::vector<PixelWindow> windows = tile_windows(pass.region, tile_px);
-  TilePool pool(layout.layers().size(), static_cast<std::size_t>(max_pixels));
+  TilePool pool(layout.layers().size(), static_cast<std::size_t>(max_pixels), layers_used(pass, layout.layers().size()));
   ProgressBar progress(pass.progress_label, static_cast<long long>(windows.size()),
                        !settings.quiet && (settings.force_progress || stderr_is_terminal()));
   std::size_t next = 0;

@@ -7,6 +7,7 @@
 // After prepare a stage is immutable: per-tile hooks are const (reentrant) for readers and
 // filters, and any scratch lives on the stack or in tbb::enumerable_thread_specific.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct StageInfo {
   std::string description;  // one line for `fieldrx stages`
   std::string link;         // the method's source (paper, spec or docs page)
 };
+
+// Layer ids a stage reads from each tile; std::nullopt: any layer (the reader fills every band).
+using LayersRead = std::optional<std::vector<int>>;
 
 // How the pipeline runs: shared by every stage of one run.
 struct ExecutionSettings {
@@ -80,6 +84,8 @@ class Filter : public Stage {
  public:
   void prepare(RasterLayout& layout);  // checks needed layers; adds its outputs
   void process(Tile& tile) const;      // per tile, parallel
+  // Layers process() reads, known after prepare: the reader skips bands no stage reads.
+  LayersRead layers_read() const { return do_layers_read(); }
 
  protected:
   using Stage::Stage;
@@ -87,6 +93,7 @@ class Filter : public Stage {
  private:
   virtual void do_prepare(RasterLayout& layout) = 0;
   virtual void do_process(Tile& tile) const = 0;
+  virtual LayersRead do_layers_read() const { return std::nullopt; }
 };
 
 // Whole-field work (statistics, grids): per-tile partials computed in parallel, merged in
@@ -114,12 +121,15 @@ class Writer : public Stage {
   void abort() noexcept;         // removes temporaries after a failure
   // Final paths written by finish(), for logs and the CLI summary.
   virtual std::vector<std::string> outputs() const = 0;
+  // Layers write() reads, known after open (as Filter::layers_read).
+  LayersRead layers_read() const { return do_layers_read(); }
 
  protected:
   using Stage::Stage;
 
  private:
   virtual void do_open(const RasterLayout& layout, const ExecutionSettings& settings) = 0;
+  virtual LayersRead do_layers_read() const { return std::nullopt; }
   virtual void do_write(const Tile& tile) = 0;
   virtual void do_finish() = 0;
   virtual void do_abort() noexcept = 0;

@@ -64,6 +64,9 @@ class Tile {
   cv::Mat& layer(int index) { return layers_[static_cast<std::size_t>(index)]; }
   const cv::Mat& layer(int index) const { return layers_[static_cast<std::size_t>(index)]; }
   std::size_t layer_count() const { return layers_.size(); }
+  // Layers the pass reads (empty: all). A reader may leave band layers outside it unfilled.
+  void set_layers_used(std::vector<bool> used) { used_ = std::move(used); }
+  bool layer_used(int index) const { return used_.empty() || used_[static_cast<std::size_t>(index)]; }
   // One entry per aggregator of the pass, filled by the parallel step, taken by the serial one.
   std::vector<std::unique_ptr<AggregatePartial>>& partials() { return partials_; }
 
@@ -72,6 +75,7 @@ class Tile {
   GeoReference georef_;
   std::vector<std::vector<float>> storage_;
   std::vector<cv::Mat> layers_;
+  std::vector<bool> used_;
   std::vector<std::unique_ptr<AggregatePartial>> partials_;
 };
 

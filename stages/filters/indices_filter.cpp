@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "stages/filters/indices_filter.hpp"
 
+#include <algorithm>
+
 #include "pipeline/errors.hpp"
 #include "pipeline/log.hpp"
 
@@ -43,10 +45,14 @@ void IndicesFilter::do_prepare(RasterLayout& layout) {
   }
   auto require = [&](const std::string& what, const std::vector<BandRole>& needs) {
     for (BandRole role : needs) {
-      if (band_layers_[static_cast<int>(role)] < 0) {
+      const int layer = band_layers_[static_cast<int>(role)];
+      if (layer < 0) {
         throw StageError(what + " needs band role '" + std::string(band_role_name(role)) +
                          "', but the image provides " + provided_roles(band_layers_) +
                          "; name the bands with --bands or the reader's 'bands' option");
+      }
+      if (std::find(layers_read_.begin(), layers_read_.end(), layer) == layers_read_.end()) {
+        layers_read_.push_back(layer);
       }
     }
   };

@@ -27,6 +27,7 @@ class IndicesFilter : public Filter {
   void declare_options(OptionSet& options) override;
   void do_prepare(RasterLayout& layout) override;
   void do_process(Tile& tile) const override;
+  LayersRead do_layers_read() const override { return layers_read_; }
 
   struct Output {
     const IndexDefinition* index = nullptr;  // catalogue index, or
@@ -38,6 +39,7 @@ class IndicesFilter : public Filter {
   StringMap expressions_;
   int band_layers_[std::size(kAllBandRoles)] = {-1, -1, -1, -1, -1};
   std::vector<Output> outputs_;
+  std::vector<int> layers_read_;  // band layers of the roles the outputs need
   std::vector<std::string> expression_texts_;
   // muparser objects are not reentrant: one set per thread, built on first use.
   mutable tbb::enumerable_thread_specific<std::vector<BandMathExpression>> thread_expressions_;

@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cctype>
+#include <cstdint>
 #include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <type_traits>
 
 #include "pipeline/errors.hpp"
 #include "pipeline/log.hpp"
@@ -22,6 +25,35 @@ namespace fieldrx {
 namespace {
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Digital numbers -> reflectance: nodata, non-finite values and masked pixels (mask 0) -> NaN,
+// else value * scale + offset in float (the same arithmetic as on GDAL's Float32 copy: Byte,
+// UInt16 and Int16 convert to float exactly). NaN is selected with a bit mask: GCC 12 does not
+// vectorise a loop with `missing ? kNaN : value` (control flow), it does this one.
+template <typename T, bool kMasked>
+void to_reflectance_loop(const T* raw, const unsigned char* mask, float nodata, float scale, float offset,
+                         float* out, std::size_t n) {
+  const std::uint32_t nan_bits = std::bit_cast<std::uint32_t>(kNaN);
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = static_cast<float>(raw[i]);
+    bool missing = v == nodata;
+    if constexpr (std::is_floating_point_v<T>) missing |= !(std::abs(v) <= std::numeric_limits<float>::max());
+    if constexpr (kMasked) missing |= mask[i] == 0;
+    const std::uint32_t select_nan = 0u - static_cast<std::uint32_t>(missing);
+    const std::uint32_t value = std::bit_cast<std::uint32_t>(v * scale + offset);
+    out[i] = std::bit_cast<float>((value & ~select_nan) | (nan_bits & select_nan));
+  }
+}
+
+template <typename T>
+void to_reflectance(const T* raw, const unsigned char* mask, float nodata, float scale, float offset, float* out,
+                    std::size_t n) {
+  if (mask != nullptr) {
+    to_reflectance_loop<T, true>(raw, mask, nodata, scale, offset, out, n);
+  } else {
+    to_reflectance_loop<T, false>(raw, mask, nodata, scale, offset, out, n);
+  }
+}
 
 std::string lower_alnum(const std::string& text) {
   std::string out;
@@ -386,53 +418,62 @@ void OrthomosaicReader::do_read(Tile& tile) const {
     for (const auto& source : bands_) {
       if (source.file != f) continue;
       if (source.is_alpha) alpha_band = source.band;
-      if (source.layer >= 0) {
+      if (source.layer >= 0 && tile.layer_used(source.layer)) {
         band_numbers.push_back(source.band);
         wanted.push_back(&source);
       }
     }
     if (wanted.empty()) continue;
     GDALDataset& ds = *state.datasets[f];
-    if (state.raw.size() < n * wanted.size()) state.raw.resize(n * wanted.size());
-    // All bands of the file in one call: GDAL converts to Float32 while copying blocks.
-    check_gdal(ds.RasterIO(GF_Read, w.col, w.row, w.width, w.height, state.raw.data(), w.width, w.height,
-                           GDT_Float32, static_cast<int>(band_numbers.size()), band_numbers.data(), 0, 0, 0,
-                           nullptr),
-               paths_[f] + ": reading " + w.describe());
-    for (std::size_t k = 0; k < wanted.size(); ++k) {
-      const SourceBand& source = *wanted[k];
-      const float* raw = state.raw.data() + k * n;
-      float* out = tile.layer(source.layer).ptr<float>();
-      const float nodata = source.has_nodata ? static_cast<float>(source.nodata) : kNaN;
-      for (std::size_t i = 0; i < n; ++i) {
-        const float v = raw[i];
-        out[i] = (v == nodata || !std::isfinite(v)) ? kNaN : v * scale + offset;
-      }
+    // The file's own type when all its wanted bands share one that converts to float exactly;
+    // else GDAL converts to Float32 while copying blocks.
+    GDALDataType type = ds.GetRasterBand(wanted.front()->band)->GetRasterDataType();
+    for (const SourceBand* source : wanted) {
+      if (ds.GetRasterBand(source->band)->GetRasterDataType() != type) type = GDT_Float32;
     }
+    if (type != GDT_Byte && type != GDT_UInt16 && type != GDT_Int16) type = GDT_Float32;
+    const std::size_t type_bytes = static_cast<std::size_t>(GDALGetDataTypeSizeBytes(type));
+    const std::size_t words = (n * wanted.size() * type_bytes + sizeof(std::uint64_t) - 1) / sizeof(std::uint64_t);
+    if (state.raw.size() < words) state.raw.resize(words);
+    // All wanted bands of the file in one call.
+    check_gdal(ds.RasterIO(GF_Read, w.col, w.row, w.width, w.height, state.raw.data(), w.width, w.height, type,
+                           static_cast<int>(band_numbers.size()), band_numbers.data(), 0, 0, 0, nullptr),
+               paths_[f] + ": reading " + w.describe());
     // Masks: an alpha band named by role masks the whole file; otherwise GDAL's mask band
     // (alpha, per-dataset .msk, or per-band) where it is more than plain nodata.
-    auto apply_mask = [&](GDALRasterBand* mask_band, const std::vector<const SourceBand*>& targets) {
-      if (state.mask.size() < n) state.mask.resize(n);
-      check_gdal(mask_band->RasterIO(GF_Read, w.col, w.row, w.width, w.height, state.mask.data(), w.width,
-                                     w.height, GDT_Byte, 0, 0, nullptr),
+    auto read_mask = [&](GDALRasterBand* mask_band, std::vector<unsigned char>& mask) {
+      if (mask.size() < n) mask.resize(n);
+      check_gdal(mask_band->RasterIO(GF_Read, w.col, w.row, w.width, w.height, mask.data(), w.width, w.height,
+                                     GDT_Byte, 0, 0, nullptr),
                  paths_[f] + ": reading the mask of " + w.describe());
-      for (const SourceBand* target : targets) {
-        float* out = tile.layer(target->layer).ptr<float>();
-        for (std::size_t i = 0; i < n; ++i) {
-          if (state.mask[i] == 0) out[i] = kNaN;
-        }
-      }
+      return mask.data();
     };
+    const unsigned char* file_mask = nullptr;
+    bool per_band_masks = false;
     if (alpha_band != 0) {
-      apply_mask(ds.GetRasterBand(alpha_band), wanted);
+      file_mask = read_mask(ds.GetRasterBand(alpha_band), state.mask);
     } else {
       GDALRasterBand* first_band = ds.GetRasterBand(wanted.front()->band);
       if (wanted.front()->use_mask_band && (first_band->GetMaskFlags() & GMF_PER_DATASET)) {
-        apply_mask(first_band->GetMaskBand(), wanted);
+        file_mask = read_mask(first_band->GetMaskBand(), state.mask);
       } else {
-        for (const SourceBand* source : wanted) {
-          if (source->use_mask_band) apply_mask(ds.GetRasterBand(source->band)->GetMaskBand(), {source});
-        }
+        per_band_masks = true;
+      }
+    }
+    for (std::size_t k = 0; k < wanted.size(); ++k) {
+      const SourceBand& source = *wanted[k];
+      const unsigned char* mask = file_mask;
+      if (per_band_masks && source.use_mask_band) {
+        mask = read_mask(ds.GetRasterBand(source.band)->GetMaskBand(), state.band_mask);
+      }
+      const float nodata = source.has_nodata ? static_cast<float>(source.nodata) : kNaN;
+      float* out = tile.layer(source.layer).ptr<float>();
+      const auto* raw = reinterpret_cast<const unsigned char*>(state.raw.data()) + k * n * type_bytes;
+      switch (type) {
+        case GDT_Byte: to_reflectance(reinterpret_cast<const std::uint8_t*>(raw), mask, nodata, scale, offset, out, n); break;
+        case GDT_UInt16: to_reflectance(reinterpret_cast<const std::uint16_t*>(raw), mask, nodata, scale, offset, out, n); break;
+        case GDT_Int16: to_reflectance(reinterpret_cast<const std::int16_t*>(raw), mask, nodata, scale, offset, out, n); break;
+        default: to_reflectance(reinterpret_cast<const float*>(raw), mask, nodata, scale, offset, out, n);
       }
     }
   }

@@ -17,9 +17,12 @@
 //   The result does not depend on band order. `lwir_celsius` (a temperature written by
 //   `fieldrx calibrate`) is skipped: it is not reflectance.
 // Reads go through one GDAL dataset handle per thread (GDAL 3.6 datasets are not thread-safe)
-// with all needed bands of a file in one RasterIO call per tile.
+// with all needed bands of a file in one RasterIO call per tile: only the band layers some
+// stage of the pass reads (Tile::layer_used), in the file's own type when that is Byte, UInt16
+// or Int16, converted to float by one branch-free loop per band.
 #include <tbb/enumerable_thread_specific.h>
 
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -71,8 +74,8 @@ class OrthomosaicReader : public Reader {
 
   struct ThreadState {
     std::vector<DatasetPtr> datasets;
-    std::vector<float> raw;
-    std::vector<unsigned char> mask;
+    std::vector<std::uint64_t> raw;  // the wanted bands in their own type (8-byte aligned)
+    std::vector<unsigned char> mask, band_mask;
   };
   mutable tbb::enumerable_thread_specific<ThreadState> thread_state_;
 };

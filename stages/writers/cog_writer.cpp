@@ -282,6 +282,12 @@ void CogWriter::declare_options(OptionSet& options) {
       .choices({"if_needed", "yes"});
 }
 
+LayersRead CogWriter::do_layers_read() const {
+  std::vector<int> layers;
+  for (const auto& stream : streams_) layers.push_back(stream->layer);
+  return layers;
+}
+
 std::vector<std::string> CogWriter::outputs() const {
   return written_;
 }

@@ -46,6 +46,7 @@ class CogWriter : public Writer {
   void do_write(const Tile& tile) override;
   void do_finish() override;
   void do_abort() noexcept override;
+  LayersRead do_layers_read() const override;
 
   std::string directory_;
   StringList layer_names_;

@@ -27,6 +27,12 @@ void PreviewWriter::declare_options(OptionSet& options) {
 
 std::vector<std::string> PreviewWriter::outputs() const { return written_; }
 
+LayersRead PreviewWriter::do_layers_read() const {
+  std::vector<int> layers;
+  for (const auto& preview : previews_) layers.push_back(preview.layer);
+  return layers;
+}
+
 void PreviewWriter::do_open(const RasterLayout& layout, const ExecutionSettings&) {
   if (!range_.empty() && (range_.size() != 2 || !(range_[0] < range_[1]))) {
     throw ConfigError("option 'range' expects two numbers lo,hi with lo < hi");

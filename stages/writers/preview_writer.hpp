@@ -19,6 +19,7 @@ class PreviewWriter : public Writer {
  private:
   void declare_options(OptionSet& options) override;
   void do_open(const RasterLayout& layout, const ExecutionSettings& settings) override;
+  LayersRead do_layers_read() const override;
   void do_write(const Tile& tile) override;
   void do_finish() override;
   void do_abort() noexcept override {}

@@ -6,6 +6,7 @@
 
 #include "pipeline/config.hpp"
 #include "pipeline/errors.hpp"
+#include "pipeline/registry.hpp"
 #include "pipeline/runner.hpp"
 #include "stages/readers/orthomosaic_reader.hpp"
 #include "tests/support/synthetic_raster.hpp"
@@ -169,4 +170,51 @@ TEST_CASE("a 10-band Dual stack reads with NDVI from the 668 nm red and the 842 
   const auto index = test::run_fieldrx("index " + dir.file("dual.tif") + " -i ndvi,ndre --no-preview -q -o " + dir.file("idx"));
   INFO(index.output);
   CHECK(index.exit_code == 0);
+}
+
+TEST_CASE("only the band layers a pass uses are read, in the file's type, as GDAL's Float32 would give", "[stage][reader]") {
+  // Guards the native-type read (Byte, Int16, UInt16, Float32 with inf) and the band selection:
+  // values equal (float)dn * scale + offset bit for bit, nodata -> NaN, unused layers untouched.
+  for (const std::string type : {"Byte", "Int16", "UInt16", "Float32"}) {
+    test::TempDir dir;
+    test::SyntheticRaster spec;
+    spec.width = 37;
+    spec.height = 23;
+    spec.data_type = type;
+    spec.nodata = type == "Int16" ? -7 : 3;
+    spec.descriptions = {"Blue", "Green", "Red", "RedEdge", "NIR"};
+    spec.value = [&](int b, int x, int y) -> double {
+      if (type == "Float32" && x == 4 && y == 2) return b == 2 ? INFINITY : -INFINITY;
+      if (x == 1 && y == 1) return *spec.nodata;
+      const double v = (b * 31 + x * 7 + y * 13) % 250;
+      return type == "Int16" ? v * 100 - 9000 : type == "UInt16" ? v * 250 : type == "Float32" ? v * 0.37 : v;
+    };
+    test::write_synthetic_raster(spec, dir.file("a.tif"));
+    auto reader = create_stage<Reader>(stage_registry(), "readers.orthomosaic");
+    reader->options().set_text("files", dir.file("a.tif"));
+    reader->options().set_text("scale", "0.0001");
+    reader->options().set_text("offset", "0.01");
+    const RasterLayout layout = reader->open();
+    const int red = layout.find_layer("red"), nir = layout.find_layer("nir"), blue = layout.find_layer("blue");
+    Tile tile(layout.layers().size(), 37 * 23);
+    std::vector<bool> used(layout.layers().size(), false);
+    used[static_cast<std::size_t>(red)] = used[static_cast<std::size_t>(nir)] = true;
+    tile.set_layers_used(used);
+    tile.reset({0, 0, 37, 23}, layout.georef);
+    tile.layer(blue).setTo(42.0f);
+    reader->read(tile);
+    const std::vector<double> red_dn = test::read_band(dir.file("a.tif"), 3);
+    INFO(type);
+    for (int i = 0; i < 37 * 23; ++i) {
+      const float dn = static_cast<float>(red_dn[static_cast<std::size_t>(i)]);
+      const float got = tile.layer(red).ptr<float>()[i];
+      if (dn == static_cast<float>(*spec.nodata) || !std::isfinite(dn)) {
+        CHECK(std::isnan(got));
+      } else {
+        CHECK(got == dn * 0.0001f + 0.01f);
+      }
+      CHECK(tile.layer(blue).ptr<float>()[i] == 42.0f);
+    }
+    CHECK(std::isnan(tile.layer(nir).ptr<float>()[2 * 37 + 4]) == (type == "Float32"));
+  }
 }
