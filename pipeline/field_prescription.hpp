@@ -97,7 +97,7 @@ struct FieldPrescription {
   // The grid the zones were made on when it is not `grid` (along an A-B line); empty otherwise.
   std::optional<CellGridGeometry> zoning_grid;
   std::vector<std::string> zoning_layers;  // indices the zones were made from (first = main)
-  std::vector<cv::Mat> cell_means;         // CV_32F per zoning layer, NaN where no pixel
+  std::vector<cv::Mat> cell_means;         // CV_32F per zoning layer, NaN where no pixel; on zoning_grid when set
   // CV_8U, 1 for the cells the grid exports (ISOXML, drone raster) treat: the cell centre lies in
   // the treatable area (default), or any part of the cell does (edge_cells: touching).
   cv::Mat cell_in_field;
